@@ -1,0 +1,66 @@
+//! The daemons: one client per process on stdin/stdout (UCSPI/inetd model),
+//! started by a superserver or by their own `--listen`.
+//!
+//! Unsafe code is denied everywhere but [`sys`], the one module that calls
+//! the C library for what std does not offer (peer credentials, fork,
+//! passwd look-ups, record locks).
+#![deny(unsafe_code)]
+
+pub mod args;
+pub mod listen;
+pub mod peer;
+pub mod policy;
+pub mod serve;
+pub mod store;
+pub mod sys;
+
+use std::process::ExitCode;
+
+/// Exit code for usage and environment errors (skarnet's convention).
+pub const EXIT_USAGE: u8 = 100;
+/// Exit code for system errors.
+pub const EXIT_SYSTEM: u8 = 111;
+/// Exit code for protocol errors.
+pub const EXIT_PROTOCOL: u8 = 1;
+
+/// Why a daemon process ends, mapped to an exit code in one place.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad command line or environment.
+    Usage(String),
+    /// A system call failed.
+    System(String),
+    /// The client broke the protocol or went silent.
+    Protocol(String),
+}
+
+impl Failure {
+    pub fn code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => EXIT_USAGE,
+            Failure::System(_) => EXIT_SYSTEM,
+            Failure::Protocol(_) => EXIT_PROTOCOL,
+        }
+    }
+}
+
+/// Runs a daemon's `main`: parse, run, report, exit.
+pub fn main_of(which: args::Daemon) -> ExitCode {
+    let prog = which.name();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let result = args::parse(which, &argv).and_then(|cfg| match &cfg.listen {
+        Some(path) => listen::run(path, &cfg),
+        None => serve::run(&cfg),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            let (Failure::Usage(m) | Failure::System(m) | Failure::Protocol(m)) = &f;
+            eprintln!("{prog}: fatal: {m}");
+            if matches!(f, Failure::Usage(_)) {
+                eprintln!("{}", args::usage(which));
+            }
+            ExitCode::from(f.code())
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The record file: open, lock, read, write, make durable.
+//!
+//! Writers are serialised with `flock` on a private lock file (mode 0600,
+//! the daemon's own), never on the record file itself: the record file is
+//! world-readable, so any user could hold a lock on it and stall the
+//! daemon. Readers take the same lock shared, so they never see a record
+//! half-written. A POSIX lock on the record file is also tried, without
+//! waiting, for the benefit of programs that read it directly with glibc.
+
+use crate::sys;
+use proto::table::Table;
+use proto::{Errno, Layout, Record};
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+/// Records read ahead by one `pread` while searching.
+const READ_AHEAD: usize = 64;
+
+/// An open record file and its lock.
+pub struct Store {
+    file: File,
+    lock: File,
+    layout: Layout,
+}
+
+/// The errno of an I/O error.
+pub fn errno_of(e: &io::Error) -> Errno {
+    match e.kind() {
+        io::ErrorKind::WriteZero => Errno::ENOSPC,
+        _ => Errno(e.raw_os_error().unwrap_or(Errno::EIO.0)),
+    }
+}
+
+impl Store {
+    /// Opens (creating, mode 0644) the record file and the lock file.
+    pub fn open(file: &Path, lock: &Path, layout: Layout) -> io::Result<Store> {
+        let data = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o644)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOCTTY)
+            .open(file)
+            .map_err(|e| annotate(e, "record file", file))?;
+        let lock_file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(lock)
+            .map_err(|e| annotate(e, "lock file", lock))?;
+        let meta = lock_file.metadata()?;
+        if meta.uid() != sys::effective_ids().0 || meta.mode() & 0o077 != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "lock file {}: must be the daemon's own with mode 0600, or other users could hold it",
+                    lock.display()
+                ),
+            ));
+        }
+        Ok(Store {
+            file: data,
+            lock: lock_file,
+            layout,
+        })
+    }
+
+    /// Runs `f` on the table under a shared lock.
+    pub fn read<T>(
+        &mut self,
+        f: impl FnOnce(&mut FileTable) -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        self.lock.lock_shared().map_err(|e| errno_of(&e))?;
+        let posix = sys::try_posix_lock(&self.file, false);
+        let result = f(&mut FileTable::new(&self.file, self.layout));
+        if posix {
+            sys::posix_unlock(&self.file);
+        }
+        let _ = self.lock.unlock();
+        result
+    }
+
+    /// Runs `f` on the table under the exclusive lock, then makes what it
+    /// wrote durable before returning.
+    pub fn write<T>(
+        &mut self,
+        f: impl FnOnce(&mut FileTable) -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        self.lock.lock().map_err(|e| errno_of(&e))?;
+        let posix = sys::try_posix_lock(&self.file, true);
+        let result = f(&mut FileTable::new(&self.file, self.layout))
+            .and_then(|v| self.file.sync_data().map(|()| v).map_err(|e| errno_of(&e)));
+        if posix {
+            sys::posix_unlock(&self.file);
+        }
+        let _ = self.lock.unlock();
+        result
+    }
+
+    /// wtmp's append: cut a torn tail back to a whole record, append, roll
+    /// back anything partial, make it durable.
+    pub fn append(&mut self, record: &Record) -> Result<(), Errno> {
+        self.write(|t| {
+            let n = t.count()?;
+            t.write(n, record)
+        })
+    }
+}
+
+fn annotate(e: io::Error, what: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+}
+
+/// [`Table`] over the record file, valid for one locked operation.
+pub struct FileTable<'a> {
+    file: &'a File,
+    layout: Layout,
+    /// Records read ahead: raw bytes and the index of the first.
+    ahead: Vec<u8>,
+    ahead_start: u64,
+}
+
+impl<'a> FileTable<'a> {
+    fn new(file: &'a File, layout: Layout) -> Self {
+        FileTable {
+            file,
+            layout,
+            ahead: Vec::new(),
+            ahead_start: 0,
+        }
+    }
+
+    /// Up to `max` whole records from `start`, in file layout, appended to `out`
+    /// decoded. One `pread` for the lot.
+    pub fn read_run(&mut self, start: u64, max: usize) -> Result<Vec<Record>, Errno> {
+        let size = self.layout.size();
+        let mut buf = vec![0u8; max * size];
+        let n = read_full_at(self.file, &mut buf, start * size as u64).map_err(|e| errno_of(&e))?;
+        Ok(buf[..n - n % size]
+            .chunks_exact(size)
+            .filter_map(|c| self.layout.decode(c))
+            .collect())
+    }
+}
+
+impl Table for FileTable<'_> {
+    fn read(&mut self, index: u64) -> Result<Option<Record>, Errno> {
+        let size = self.layout.size();
+        let cached = index
+            .checked_sub(self.ahead_start)
+            .map(|k| k as usize)
+            .filter(|&k| (k + 1) * size <= self.ahead.len());
+        let k = match cached {
+            Some(k) => k,
+            None => {
+                self.ahead.resize(READ_AHEAD * size, 0);
+                let offset = index.checked_mul(size as u64).ok_or(Errno::EINVAL)?;
+                let n =
+                    read_full_at(self.file, &mut self.ahead, offset).map_err(|e| errno_of(&e))?;
+                self.ahead.truncate(n - n % size);
+                self.ahead_start = index;
+                if self.ahead.is_empty() {
+                    return Ok(None);
+                }
+                0
+            }
+        };
+        Ok(self
+            .ahead
+            .get(k * size..(k + 1) * size)
+            .and_then(|b| self.layout.decode(b)))
+    }
+
+    fn count(&mut self) -> Result<u64, Errno> {
+        let bytes = self.file.metadata().map_err(|e| errno_of(&e))?.len();
+        Ok(bytes / self.layout.size() as u64)
+    }
+
+    fn write(&mut self, index: u64, record: &Record) -> Result<(), Errno> {
+        let size = self.layout.size();
+        let mut buf = [0u8; proto::layout::MAX_SIZE];
+        self.layout.encode(record, &mut buf).ok_or(Errno::EINVAL)?;
+        let offset = index.checked_mul(size as u64).ok_or(Errno::EINVAL)?;
+        self.ahead.clear();
+        let old_len = self.file.metadata().map_err(|e| errno_of(&e))?.len();
+        // Appends land at the last whole record, so anything past `offset`
+        // is a torn tail (a crash or an old writer): cut it first.
+        let appending = offset + size as u64 > old_len;
+        if appending && old_len != offset {
+            self.file.set_len(offset).map_err(|e| errno_of(&e))?;
+        }
+        if let Err(e) = self.file.write_all_at(&buf[..size], offset) {
+            if appending {
+                // An append cut short (disk full, file size limit): leave
+                // no partial record behind.
+                let _ = self.file.set_len(offset);
+            }
+            return Err(errno_of(&e));
+        }
+        Ok(())
+    }
+}
+
+/// `pread` until `buf` is full or the end of the file: the bytes read.
+fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::record::{set_field, Kind};
+    use proto::table;
+
+    fn rec(line: &[u8]) -> Record {
+        let mut r = Record::EMPTY;
+        r.kind = Kind::USER_PROCESS;
+        set_field(&mut r.line, line);
+        r
+    }
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("utmps-store-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn torn_tail_is_cut_before_an_append() {
+        let d = tmp("torn");
+        let f = d.join("wtmp");
+        let mut s = Store::open(&f, &d.join("lock"), Layout::Glibc).unwrap();
+        s.append(&rec(b"tty1")).unwrap();
+        // Simulate a crash mid-record.
+        let file = OpenOptions::new().append(true).open(&f).unwrap();
+        file.write_all_at(&[7u8; 100], 384).unwrap();
+        s.append(&rec(b"tty2")).unwrap();
+        assert_eq!(std::fs::metadata(&f).unwrap().len(), 768);
+        let got = s.read(|t| t.read_run(0, 10)).unwrap();
+        assert_eq!(got, [rec(b"tty1"), rec(b"tty2")]);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn put_and_search_through_the_file() {
+        let d = tmp("put");
+        let mut s = Store::open(&d.join("utmp"), &d.join("lock"), Layout::Musl).unwrap();
+        for i in 0..100u8 {
+            let line = [b't', b'0' + i / 10, b'0' + i % 10];
+            s.write(|t| table::put(t, 0, &rec(&line))).unwrap();
+        }
+        let found = s
+            .read(|t| table::find_line(t, 0, &rec(b"t77").line))
+            .unwrap();
+        assert_eq!(found.pos, 78);
+        assert_eq!(std::fs::metadata(d.join("utmp")).unwrap().len(), 40_000);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_shared_lock_file_is_refused() {
+        let d = tmp("lock");
+        std::fs::write(d.join("lock"), b"").unwrap();
+        std::fs::set_permissions(
+            d.join("lock"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        )
+        .unwrap();
+        let err = Store::open(&d.join("utmp"), &d.join("lock"), Layout::Glibc)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("mode 0600"), "{err}");
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

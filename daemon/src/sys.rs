@@ -1,0 +1,185 @@
+//! The daemon's only unsafe code: thin wrappers over C library calls that
+//! std does not offer.
+//!
+//! # Safety
+//! Every call here passes pointers to live, correctly sized local buffers
+//! and checks the return value; none keeps a pointer past the call.
+#![allow(unsafe_code)]
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::time::Duration;
+
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Credentials of a connected Unix socket's peer: `(pid, uid, gid)`.
+pub fn peer_cred(fd: RawFd) -> io::Result<(i32, u32, u32)> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are live locals of the sizes the kernel expects.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    })?;
+    Ok((cred.pid, cred.uid, cred.gid))
+}
+
+/// Supplementary groups of a connected Unix socket's peer (`SO_PEERGROUPS`).
+pub fn peer_groups(fd: RawFd) -> io::Result<Vec<u32>> {
+    let mut groups = vec![0u32; 64];
+    loop {
+        let mut len = (groups.len() * 4) as libc::socklen_t;
+        // SAFETY: `groups` has room for `len` bytes.
+        let ret = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_PEERGROUPS,
+                groups.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        if ret == 0 {
+            groups.truncate(len as usize / 4);
+            return Ok(groups);
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ERANGE) && (len as usize / 4) > groups.len() {
+            groups.resize(len as usize / 4, 0);
+            continue;
+        }
+        return Err(err);
+    }
+}
+
+/// This process's effective uid and gid.
+pub fn effective_ids() -> (u32, u32) {
+    // SAFETY: geteuid and getegid cannot fail.
+    unsafe { (libc::geteuid(), libc::getegid()) }
+}
+
+/// The uid of user `name` (through NSS, as glibc's `getpwnam`).
+pub fn uid_of_user(name: &[u8]) -> Option<u32> {
+    let cname = CString::new(name).ok()?;
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: all-zero is a valid `struct passwd`.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer refers to a live local; `buf` is as long as said.
+    let ret = unsafe {
+        libc::getpwnam_r(
+            cname.as_ptr(),
+            &mut pw,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    (ret == 0 && !result.is_null()).then_some(pw.pw_uid)
+}
+
+/// Forks: `Ok(None)` in the child, `Ok(Some(pid))` in the parent.
+pub fn fork() -> io::Result<Option<i32>> {
+    // SAFETY: the daemon is single-threaded, so the child may run Rust code.
+    let pid = cvt(unsafe { libc::fork() })?;
+    Ok((pid != 0).then_some(pid))
+}
+
+/// Lets the kernel reap children, so a listener never accumulates zombies.
+pub fn reap_children_automatically() -> io::Result<()> {
+    // SAFETY: installing SIG_IGN for SIGCHLD has no memory-safety preconditions.
+    let old = unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    if old == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Makes `fd` also descriptor `target`.
+pub fn dup2(fd: RawFd, target: RawFd) -> io::Result<()> {
+    // SAFETY: dup2 on descriptors has no memory-safety preconditions.
+    cvt(unsafe { libc::dup2(fd, target) }).map(|_| ())
+}
+
+/// Takes ownership of descriptors 0 and 1 as files.
+pub fn std_streams() -> (File, File) {
+    // SAFETY: descriptors 0 and 1 belong to this process and nothing else
+    // in the daemon uses them once they are wrapped here.
+    unsafe { (File::from_raw_fd(0), File::from_raw_fd(1)) }
+}
+
+/// Waits until `fd` is readable (`events = POLLIN`) or writable
+/// (`POLLOUT`), or `timeout` passes: `Ok(false)` on timeout.
+pub fn wait_fd(fd: RawFd, events: libc::c_short, timeout: Duration) -> io::Result<bool> {
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    let mut pfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one live pollfd.
+        let ret = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if ret >= 0 {
+            return Ok(ret > 0);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// Tries, without waiting, to take a POSIX record lock on the whole of
+/// `file` (`F_WRLCK` or `F_RDLCK`), as glibc's utmp functions do, so that
+/// readers and writers that bypass the daemons still see whole records.
+/// Returns whether the lock was taken; a lock someone else holds is not
+/// waited for, so no ordinary user can stall the daemon with one.
+pub fn try_posix_lock(file: &File, exclusive: bool) -> bool {
+    posix_lock(
+        file,
+        if exclusive {
+            libc::F_WRLCK
+        } else {
+            libc::F_RDLCK
+        },
+    )
+}
+
+/// Releases the lock of [`try_posix_lock`].
+pub fn posix_unlock(file: &File) {
+    posix_lock(file, libc::F_UNLCK);
+}
+
+fn posix_lock(file: &File, kind: libc::c_int) -> bool {
+    // SAFETY: all-zero is a valid `struct flock` (whole file from offset 0).
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = kind as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: `fl` is a live local flock.
+    unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &mut fl) == 0 }
+}
+
+/// Ignores SIGXFSZ so that exceeding `RLIMIT_FSIZE` fails the write with
+/// `EFBIG` instead of killing the process.
+pub fn ignore_sigxfsz() {
+    // SAFETY: installing SIG_IGN has no memory-safety preconditions.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+}

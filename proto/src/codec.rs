@@ -1,0 +1,395 @@
+//! The wire codec: the only code that touches request and reply bytes.
+//!
+//! Base protocol (skarnet utmps 0.1.3, byte-compatible): a request is an
+//! opcode and a fixed-width body; a reply starts with a status byte (0, or
+//! an errno) and, on success, carries a record where the operation returns
+//! one. Records are the 400-byte musl/utmps layout in host byte order;
+//! other integers are big-endian.
+//!
+//! Extensions (ours, see docs/PROTOCOL.md) are new opcodes only. Their
+//! replies always carry the cursor after the operation, so the client owns
+//! its position and survives a reconnect, a fork or a daemon restart.
+
+use crate::layout::{musl, Layout};
+use crate::record::{Record, ID_SIZE, LINE_SIZE};
+use crate::Errno;
+
+/// Size of a record on the wire.
+pub const RECORD_SIZE: usize = musl::SIZE;
+/// The longest request: an opcode, a cursor and a record.
+pub const MAX_REQUEST: usize = 1 + 8 + RECORD_SIZE;
+/// Version answered by [`Request::Version`].
+pub const VERSION: u32 = 1;
+/// Capability: [`Request::Bulk`].
+pub const CAP_BULK: u32 = 1;
+/// Capability: [`Request::FindIdAt`], [`Request::FindLineAt`], [`Request::PutAt`].
+pub const CAP_CURSOR: u32 = 2;
+/// The most records one bulk reply carries.
+pub const BULK_MAX: u16 = 256;
+
+/// One client request.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Request {
+    /// `r`: `setutxent`, rewind the connection's cursor.
+    Rewind,
+    /// `e`: `getutxent`, the entry at the cursor (`ESRCH` at the end).
+    Next,
+    /// `i`: `getutxid` with only a type and an id (the base protocol does
+    /// not carry `ut_line`, so a query without id matches an empty line).
+    FindId {
+        /// `ut_type` of the query.
+        kind: i16,
+        /// `ut_id` of the query.
+        id: [u8; ID_SIZE],
+    },
+    /// `l`: `getutxline`.
+    FindLine {
+        /// `ut_line` to look for.
+        line: [u8; LINE_SIZE],
+    },
+    /// `E`: `pututxline` at the connection's cursor.
+    Put(Record),
+    /// `+`: wtmpd's append.
+    Append(Record),
+    /// `V` (extension): version and capabilities.
+    Version,
+    /// `B` (extension): up to `max` entries from `start`.
+    Bulk {
+        /// First record index.
+        start: u64,
+        /// Most records wanted (the daemon may send fewer).
+        max: u16,
+    },
+    /// `I` (extension): `getutxid` from cursor `pos` with the whole query.
+    FindIdAt {
+        /// Cursor to search from.
+        pos: u64,
+        /// The query.
+        query: Record,
+    },
+    /// `L` (extension): `getutxline` from cursor `pos`.
+    FindLineAt {
+        /// Cursor to search from.
+        pos: u64,
+        /// `ut_line` to look for.
+        line: [u8; LINE_SIZE],
+    },
+    /// `P` (extension): `pututxline` with the client's cursor `pos`.
+    PutAt {
+        /// The client's cursor.
+        pos: u64,
+        /// The entry to write.
+        record: Record,
+    },
+}
+
+/// Opcode bytes.
+pub mod op {
+    /// `setutxent`.
+    pub const REWIND: u8 = b'r';
+    /// `getutxent`.
+    pub const NEXT: u8 = b'e';
+    /// `getutxid`.
+    pub const FIND_ID: u8 = b'i';
+    /// `getutxline`.
+    pub const FIND_LINE: u8 = b'l';
+    /// `pututxline`.
+    pub const PUT: u8 = b'E';
+    /// wtmp append.
+    pub const APPEND: u8 = b'+';
+    /// Extension: version probe.
+    pub const VERSION: u8 = b'V';
+    /// Extension: bulk read.
+    pub const BULK: u8 = b'B';
+    /// Extension: `getutxid` at a cursor.
+    pub const FIND_ID_AT: u8 = b'I';
+    /// Extension: `getutxline` at a cursor.
+    pub const FIND_LINE_AT: u8 = b'L';
+    /// Extension: `pututxline` at a cursor.
+    pub const PUT_AT: u8 = b'P';
+}
+
+/// Length of the body that follows opcode `op`, or `None` for an unknown opcode.
+pub fn body_len(op: u8) -> Option<usize> {
+    Some(match op {
+        op::REWIND | op::NEXT | op::VERSION => 0,
+        op::FIND_ID => 2 + ID_SIZE,
+        op::FIND_LINE => LINE_SIZE,
+        op::PUT | op::APPEND => RECORD_SIZE,
+        op::BULK => 8 + 2,
+        op::FIND_ID_AT | op::PUT_AT => 8 + RECORD_SIZE,
+        op::FIND_LINE_AT => 8 + LINE_SIZE,
+        _ => return None,
+    })
+}
+
+/// Decodes the request with opcode `op` and its body.
+pub fn decode_request(op: u8, body: &[u8]) -> Result<Request, Errno> {
+    if body_len(op) != Some(body.len()) {
+        return Err(Errno::EPROTO);
+    }
+    let mut r = Reader(body);
+    Ok(match op {
+        op::REWIND => Request::Rewind,
+        op::NEXT => Request::Next,
+        op::VERSION => Request::Version,
+        op::FIND_ID => Request::FindId {
+            kind: i16::from_be_bytes(r.take()),
+            id: r.take(),
+        },
+        op::FIND_LINE => Request::FindLine { line: r.take() },
+        op::PUT => Request::Put(r.record()?),
+        op::APPEND => Request::Append(r.record()?),
+        op::BULK => Request::Bulk {
+            start: u64::from_be_bytes(r.take()),
+            max: u16::from_be_bytes(r.take()),
+        },
+        op::FIND_ID_AT => Request::FindIdAt {
+            pos: u64::from_be_bytes(r.take()),
+            query: r.record()?,
+        },
+        op::FIND_LINE_AT => Request::FindLineAt {
+            pos: u64::from_be_bytes(r.take()),
+            line: r.take(),
+        },
+        op::PUT_AT => Request::PutAt {
+            pos: u64::from_be_bytes(r.take()),
+            record: r.record()?,
+        },
+        _ => return Err(Errno::EPROTO),
+    })
+}
+
+/// Encodes `req` into `out`, returning the number of bytes used.
+pub fn encode_request(req: &Request, out: &mut [u8; MAX_REQUEST]) -> usize {
+    let mut w = Writer { buf: out, len: 0 };
+    match req {
+        Request::Rewind => w.put(&[op::REWIND]),
+        Request::Next => w.put(&[op::NEXT]),
+        Request::Version => w.put(&[op::VERSION]),
+        Request::FindId { kind, id } => {
+            w.put(&[op::FIND_ID]);
+            w.put(&kind.to_be_bytes());
+            w.put(id);
+        }
+        Request::FindLine { line } => {
+            w.put(&[op::FIND_LINE]);
+            w.put(line);
+        }
+        Request::Put(rec) => {
+            w.put(&[op::PUT]);
+            w.record(rec);
+        }
+        Request::Append(rec) => {
+            w.put(&[op::APPEND]);
+            w.record(rec);
+        }
+        Request::Bulk { start, max } => {
+            w.put(&[op::BULK]);
+            w.put(&start.to_be_bytes());
+            w.put(&max.to_be_bytes());
+        }
+        Request::FindIdAt { pos, query } => {
+            w.put(&[op::FIND_ID_AT]);
+            w.put(&pos.to_be_bytes());
+            w.record(query);
+        }
+        Request::FindLineAt { pos, line } => {
+            w.put(&[op::FIND_LINE_AT]);
+            w.put(&pos.to_be_bytes());
+            w.put(line);
+        }
+        Request::PutAt { pos, record } => {
+            w.put(&[op::PUT_AT]);
+            w.put(&pos.to_be_bytes());
+            w.record(record);
+        }
+    }
+    w.len
+}
+
+impl Request {
+    /// Whether this opcode is one of ours, unknown to skarnet's daemons.
+    pub fn is_extension(&self) -> bool {
+        matches!(
+            self,
+            Request::Version
+                | Request::Bulk { .. }
+                | Request::FindIdAt { .. }
+                | Request::FindLineAt { .. }
+                | Request::PutAt { .. }
+        )
+    }
+}
+
+/// Encodes a record in wire form.
+pub fn encode_record(r: &Record, out: &mut [u8; RECORD_SIZE]) {
+    // The buffer is exactly one wire record, so this cannot fail.
+    let _ = Layout::Musl.encode(r, out);
+}
+
+/// Decodes a wire record.
+pub fn decode_record(b: &[u8; RECORD_SIZE]) -> Record {
+    Layout::Musl.decode(b).unwrap_or(Record::EMPTY)
+}
+
+/// The status byte of a reply.
+pub fn status(result: Result<(), Errno>) -> u8 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => e.to_wire(),
+    }
+}
+
+/// Reads a reply status byte: `Ok` for 0, else the errno.
+pub fn check_status(byte: u8) -> Result<(), Errno> {
+    if byte == 0 {
+        Ok(())
+    } else {
+        Err(Errno::from_wire(byte))
+    }
+}
+
+/// Encodes a version reply body (after the status byte).
+pub fn encode_version(caps: u32) -> [u8; 8] {
+    let mut out = [0u8; 8];
+    let (v, c) = out.split_at_mut(4);
+    v.copy_from_slice(&VERSION.to_be_bytes());
+    c.copy_from_slice(&caps.to_be_bytes());
+    out
+}
+
+/// Decodes a version reply body: `(version, capabilities)`.
+pub fn decode_version(b: &[u8; 8]) -> (u32, u32) {
+    let mut r = Reader(b);
+    (u32::from_be_bytes(r.take()), u32::from_be_bytes(r.take()))
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> [u8; N] {
+        let mut out = [0u8; N];
+        if let (Some(head), Some(rest)) = (self.0.get(..N), self.0.get(N..)) {
+            out.copy_from_slice(head);
+            self.0 = rest;
+        }
+        out
+    }
+
+    fn record(&mut self) -> Result<Record, Errno> {
+        let b: [u8; RECORD_SIZE] = self.take();
+        Layout::Musl.decode(&b).ok_or(Errno::EPROTO)
+    }
+}
+
+struct Writer<'a> {
+    buf: &'a mut [u8; MAX_REQUEST],
+    len: usize,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, src: &[u8]) {
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + src.len()) {
+            dst.copy_from_slice(src);
+            self.len += src.len();
+        }
+    }
+
+    fn record(&mut self, r: &Record) {
+        let mut b = [0u8; RECORD_SIZE];
+        encode_record(r, &mut b);
+        self.put(&b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{set_field, Kind};
+
+    fn sample() -> Record {
+        let mut r = Record::EMPTY;
+        r.kind = Kind::USER_PROCESS;
+        r.pid = 77;
+        set_field(&mut r.line, b"pts/3");
+        set_field(&mut r.user, b"bob");
+        r.tv_sec = 12345;
+        r
+    }
+
+    #[test]
+    fn every_request_round_trips() {
+        let mut line = [0u8; LINE_SIZE];
+        line[0] = b'x';
+        let reqs = [
+            Request::Rewind,
+            Request::Next,
+            Request::Version,
+            Request::FindId {
+                kind: 7,
+                id: *b"ts/3",
+            },
+            Request::FindLine { line },
+            Request::Put(sample()),
+            Request::Append(sample()),
+            Request::Bulk {
+                start: 1 << 40,
+                max: 300,
+            },
+            Request::FindIdAt {
+                pos: 3,
+                query: sample(),
+            },
+            Request::FindLineAt { pos: 9, line },
+            Request::PutAt {
+                pos: u64::MAX,
+                record: sample(),
+            },
+        ];
+        for req in reqs {
+            let mut buf = [0u8; MAX_REQUEST];
+            let n = encode_request(&req, &mut buf);
+            assert_eq!(Some(n - 1), body_len(buf[0]), "{req:?}");
+            assert_eq!(decode_request(buf[0], &buf[1..n]), Ok(req));
+        }
+    }
+
+    #[test]
+    fn base_opcodes_have_skarnet_sizes() {
+        assert_eq!(body_len(b'r'), Some(0));
+        assert_eq!(body_len(b'e'), Some(0));
+        assert_eq!(body_len(b'i'), Some(6));
+        assert_eq!(body_len(b'l'), Some(32));
+        assert_eq!(body_len(b'E'), Some(400));
+        assert_eq!(body_len(b'+'), Some(400));
+        assert_eq!(body_len(b'?'), None);
+    }
+
+    #[test]
+    fn find_id_type_is_big_endian() {
+        let mut buf = [0u8; MAX_REQUEST];
+        let n = encode_request(
+            &Request::FindId {
+                kind: 7,
+                id: *b"abcd",
+            },
+            &mut buf,
+        );
+        assert_eq!(&buf[..n], b"i\x00\x07abcd");
+    }
+
+    #[test]
+    fn wrong_body_length_is_a_protocol_error() {
+        assert_eq!(decode_request(b'E', &[0u8; 12]), Err(Errno::EPROTO));
+        assert_eq!(decode_request(b'z', &[]), Err(Errno::EPROTO));
+    }
+
+    #[test]
+    fn status_bytes() {
+        assert_eq!(status(Ok(())), 0);
+        assert_eq!(status(Err(Errno::ESRCH)), 3);
+        assert_eq!(check_status(1), Err(Errno::EPERM));
+        assert_eq!(Errno(4000).to_wire(), 5);
+    }
+}

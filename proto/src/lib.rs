@@ -1,0 +1,31 @@
+//! The data model shared by the shim and the daemons: one record type, the
+//! C layouts it is stored in, the wire codec and glibc's matching rules.
+//!
+//! Everything here is `no_std`, allocation-free and safe, so the shim can
+//! use it inside any process and the daemon can trust it with hostile input.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod codec;
+pub mod errno;
+pub mod layout;
+pub mod matching;
+pub mod record;
+pub mod table;
+
+pub use errno::Errno;
+pub use layout::Layout;
+pub use record::{Kind, Record};
