@@ -4,7 +4,7 @@
 use crate::args::{Config, Daemon};
 use crate::peer::{self, Peer};
 use crate::policy;
-use crate::store::Store;
+use crate::store::{self, Store};
 use crate::sys;
 use crate::Failure;
 use proto::codec::{self, Request, RECORD_SIZE};
@@ -192,7 +192,7 @@ impl Session {
                 let max = usize::from(max.min(codec::BULK_MAX));
                 match self
                     .store()
-                    .and_then(|s| s.read(|t| t.read_run(start, max)))
+                    .and_then(|s| s.read(|t| store::read_run(t, start, max)))
                 {
                     Ok(records) => {
                         let mut out = Vec::with_capacity(11 + records.len() * RECORD_SIZE);

@@ -8,15 +8,12 @@
 //! waiting, for the benefit of programs that read it directly with glibc.
 
 use crate::sys;
-use proto::table::Table;
+use proto::table::{read_full, Storage, Table};
 use proto::{Errno, Layout, Record};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
-
-/// Records read ahead by one `pread` while searching.
-const READ_AHEAD: usize = 64;
 
 /// An open record file and its lock.
 pub struct Store {
@@ -76,7 +73,7 @@ impl Store {
     ) -> Result<T, Errno> {
         self.lock.lock_shared().map_err(|e| errno_of(&e))?;
         let posix = sys::try_posix_lock(&self.file, false);
-        let result = f(&mut FileTable::new(&self.file, self.layout));
+        let result = f(&mut Table::new(FileStorage(&self.file), self.layout));
         if posix {
             sys::posix_unlock(&self.file);
         }
@@ -92,7 +89,7 @@ impl Store {
     ) -> Result<T, Errno> {
         self.lock.lock().map_err(|e| errno_of(&e))?;
         let posix = sys::try_posix_lock(&self.file, true);
-        let result = f(&mut FileTable::new(&self.file, self.layout))
+        let result = f(&mut Table::new(FileStorage(&self.file), self.layout))
             .and_then(|v| self.file.sync_data().map(|()| v).map_err(|e| errno_of(&e)));
         if posix {
             sys::posix_unlock(&self.file);
@@ -115,108 +112,39 @@ fn annotate(e: io::Error, what: &str, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
 }
 
-/// [`Table`] over the record file, valid for one locked operation.
-pub struct FileTable<'a> {
-    file: &'a File,
-    layout: Layout,
-    /// Records read ahead: raw bytes and the index of the first.
-    ahead: Vec<u8>,
-    ahead_start: u64,
-}
+/// The record file as [`Storage`].
+pub struct FileStorage<'a>(&'a File);
 
-impl<'a> FileTable<'a> {
-    fn new(file: &'a File, layout: Layout) -> Self {
-        FileTable {
-            file,
-            layout,
-            ahead: Vec::new(),
-            ahead_start: 0,
-        }
+/// The table of one locked operation.
+pub type FileTable<'a> = Table<FileStorage<'a>>;
+
+impl Storage for FileStorage<'_> {
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        self.0.read_at(buf, offset).map_err(|e| errno_of(&e))
     }
-
-    /// Up to `max` whole records from `start`, in file layout, appended to `out`
-    /// decoded. One `pread` for the lot.
-    pub fn read_run(&mut self, start: u64, max: usize) -> Result<Vec<Record>, Errno> {
-        let size = self.layout.size();
-        let mut buf = vec![0u8; max * size];
-        let n = read_full_at(self.file, &mut buf, start * size as u64).map_err(|e| errno_of(&e))?;
-        Ok(buf[..n - n % size]
-            .chunks_exact(size)
-            .filter_map(|c| self.layout.decode(c))
-            .collect())
+    fn write_at(&mut self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        self.0.write_at(buf, offset).map_err(|e| errno_of(&e))
+    }
+    fn size(&mut self) -> Result<u64, Errno> {
+        Ok(self.0.metadata().map_err(|e| errno_of(&e))?.len())
+    }
+    fn truncate(&mut self, len: u64) -> Result<(), Errno> {
+        self.0.set_len(len).map_err(|e| errno_of(&e))
     }
 }
 
-impl Table for FileTable<'_> {
-    fn read(&mut self, index: u64) -> Result<Option<Record>, Errno> {
-        let size = self.layout.size();
-        let cached = index
-            .checked_sub(self.ahead_start)
-            .map(|k| k as usize)
-            .filter(|&k| (k + 1) * size <= self.ahead.len());
-        let k = match cached {
-            Some(k) => k,
-            None => {
-                self.ahead.resize(READ_AHEAD * size, 0);
-                let offset = index.checked_mul(size as u64).ok_or(Errno::EINVAL)?;
-                let n =
-                    read_full_at(self.file, &mut self.ahead, offset).map_err(|e| errno_of(&e))?;
-                self.ahead.truncate(n - n % size);
-                self.ahead_start = index;
-                if self.ahead.is_empty() {
-                    return Ok(None);
-                }
-                0
-            }
-        };
-        Ok(self
-            .ahead
-            .get(k * size..(k + 1) * size)
-            .and_then(|b| self.layout.decode(b)))
-    }
-
-    fn count(&mut self) -> Result<u64, Errno> {
-        let bytes = self.file.metadata().map_err(|e| errno_of(&e))?.len();
-        Ok(bytes / self.layout.size() as u64)
-    }
-
-    fn write(&mut self, index: u64, record: &Record) -> Result<(), Errno> {
-        let size = self.layout.size();
-        let mut buf = [0u8; proto::layout::MAX_SIZE];
-        self.layout.encode(record, &mut buf).ok_or(Errno::EINVAL)?;
-        let offset = index.checked_mul(size as u64).ok_or(Errno::EINVAL)?;
-        self.ahead.clear();
-        let old_len = self.file.metadata().map_err(|e| errno_of(&e))?.len();
-        // Appends land at the last whole record, so anything past `offset`
-        // is a torn tail (a crash or an old writer): cut it first.
-        let appending = offset + size as u64 > old_len;
-        if appending && old_len != offset {
-            self.file.set_len(offset).map_err(|e| errno_of(&e))?;
-        }
-        if let Err(e) = self.file.write_all_at(&buf[..size], offset) {
-            if appending {
-                // An append cut short (disk full, file size limit): leave
-                // no partial record behind.
-                let _ = self.file.set_len(offset);
-            }
-            return Err(errno_of(&e));
-        }
-        Ok(())
-    }
-}
-
-/// `pread` until `buf` is full or the end of the file: the bytes read.
-fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    let mut done = 0;
-    while done < buf.len() {
-        match file.read_at(&mut buf[done..], offset + done as u64) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(done)
+/// Up to `max` whole records from index `start`, with one `pread`: the
+/// bulk read's fast path.
+pub fn read_run(t: &mut FileTable, start: u64, max: usize) -> Result<Vec<Record>, Errno> {
+    let layout = t.layout();
+    let size = layout.size();
+    let mut buf = vec![0u8; max * size];
+    let offset = start.checked_mul(size as u64).ok_or(Errno::EINVAL)?;
+    let n = read_full(t.storage(), &mut buf, offset)?;
+    Ok(buf[..n - n % size]
+        .chunks_exact(size)
+        .filter_map(|c| layout.decode(c))
+        .collect())
 }
 
 #[cfg(test)]
@@ -224,6 +152,7 @@ mod tests {
     use super::*;
     use proto::record::{set_field, Kind};
     use proto::table;
+    use std::fs::OpenOptions;
 
     fn rec(line: &[u8]) -> Record {
         let mut r = Record::EMPTY;
@@ -250,7 +179,7 @@ mod tests {
         file.write_all_at(&[7u8; 100], 384).unwrap();
         s.append(&rec(b"tty2")).unwrap();
         assert_eq!(std::fs::metadata(&f).unwrap().len(), 768);
-        let got = s.read(|t| t.read_run(0, 10)).unwrap();
+        let got = s.read(|t| read_run(t, 0, 10)).unwrap();
         assert_eq!(got, [rec(b"tty1"), rec(b"tty2")]);
         std::fs::remove_dir_all(d).unwrap();
     }

@@ -1,0 +1,124 @@
+//! Talking to a daemon: connect, send, receive, each bounded by the call's
+//! deadline. A socket here is always non-blocking, so nothing can hang the
+//! host program past its deadline.
+
+use crate::sys::{self, Fd};
+use proto::codec::{self, Request, MAX_REQUEST};
+use proto::Errno;
+
+/// A point in time (monotonic milliseconds) by which a call must finish.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline(u64);
+
+impl Deadline {
+    /// `ms` milliseconds from now.
+    pub fn after(ms: u64) -> Deadline {
+        Deadline(sys::monotonic_ms().saturating_add(ms))
+    }
+
+    /// Milliseconds left, 0 when expired.
+    pub fn remaining(self) -> u64 {
+        self.0.saturating_sub(sys::monotonic_ms())
+    }
+
+    /// Whether the deadline has passed.
+    pub fn expired(self) -> bool {
+        self.remaining() == 0
+    }
+}
+
+/// A connection to one daemon.
+#[derive(Debug)]
+pub struct Conn {
+    fd: Fd,
+}
+
+impl Conn {
+    /// Connects to the socket at `path`.
+    pub fn connect(path: &[u8], deadline: Deadline) -> Result<Conn, Errno> {
+        let fd = sys::unix_socket()?;
+        loop {
+            match sys::connect_unix(&fd, path) {
+                Ok(()) => return Ok(Conn { fd }),
+                // A Unix socket whose backlog is full: wait for room.
+                Err(e) if e == Errno::EAGAIN || e == Errno::EINTR => {
+                    if deadline.expired() {
+                        return Err(Errno::ETIMEDOUT);
+                    }
+                    sys::sleep_us(1000);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends one request whole.
+    pub fn send(&self, req: &Request, deadline: Deadline) -> Result<(), Errno> {
+        let mut buf = [0u8; MAX_REQUEST];
+        let n = codec::encode_request(req, &mut buf);
+        let mut rest = buf.get(..n).unwrap_or_default();
+        while !rest.is_empty() {
+            match sys::send(&self.fd, rest) {
+                Ok(k) => rest = rest.get(k..).unwrap_or_default(),
+                Err(e) if e == Errno::EAGAIN || e == Errno::EINTR => {
+                    self.wait(libc::POLLOUT, deadline)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives exactly `buf.len()` bytes. A peer that closes first gives
+    /// `ECONNRESET`.
+    pub fn recv(&self, buf: &mut [u8], deadline: Deadline) -> Result<(), Errno> {
+        let mut done = 0;
+        while let Some(rest) = buf.get_mut(done..).filter(|r| !r.is_empty()) {
+            match sys::recv(&self.fd, rest) {
+                Ok(0) => return Err(Errno::ECONNRESET),
+                Ok(k) => done += k,
+                Err(e) if e == Errno::EAGAIN || e == Errno::EINTR => {
+                    self.wait(libc::POLLIN, deadline)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives a status byte: `Ok(Ok(()))` for success, `Ok(Err(errno))`
+    /// for a daemon's refusal, `Err` when the transport failed.
+    pub fn recv_status(&self, deadline: Deadline) -> Result<Result<(), Errno>, Errno> {
+        let mut b = [0u8; 1];
+        self.recv(&mut b, deadline)?;
+        Ok(codec::check_status(b[0]))
+    }
+
+    /// Receives a big-endian u64 (an extension reply's cursor).
+    pub fn recv_u64(&self, deadline: Deadline) -> Result<u64, Errno> {
+        let mut b = [0u8; 8];
+        self.recv(&mut b, deadline)?;
+        Ok(u64::from_be_bytes(b))
+    }
+
+    fn wait(&self, events: libc::c_short, deadline: Deadline) -> Result<(), Errno> {
+        let left = deadline.remaining();
+        if left == 0 || !sys::poll(&self.fd, events, left)? {
+            return Err(Errno::ETIMEDOUT);
+        }
+        Ok(())
+    }
+}
+
+/// Whether a transport error means the daemon went away (it exited after
+/// its idle timeout, was restarted, or does not know an opcode).
+pub fn is_lost(e: Errno) -> bool {
+    e == Errno::ECONNRESET || e == Errno::EPIPE
+}
+
+/// wtmpd's whole conversation: connect, append one record, read the status.
+pub fn append(socket: &[u8], record: &proto::Record, deadline: Deadline) -> Result<(), Errno> {
+    let conn = Conn::connect(socket, deadline)?;
+    conn.send(&Request::Append(*record), deadline)?;
+    conn.recv_status(deadline)?
+}

@@ -1,0 +1,210 @@
+//! System calls through the C library, each wrapped to return
+//! `Result<_, Errno>`. Nothing here calls a symbol the shim exports.
+//!
+//! # Safety
+//! Each wrapper passes the C library pointers to live buffers of the
+//! stated length, or NUL-terminated strings the caller guarantees; none
+//! keeps a pointer past the call.
+
+use core::ffi::{c_char, c_int, CStr};
+use proto::Errno;
+
+/// The calling thread's errno.
+pub fn errno() -> Errno {
+    // SAFETY: __errno_location returns the thread's errno slot (glibc and musl).
+    Errno(unsafe { *libc::__errno_location() })
+}
+
+fn check(ret: isize) -> Result<usize, Errno> {
+    if ret < 0 {
+        Err(errno())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// An owned file descriptor, closed on drop.
+#[derive(Debug)]
+pub struct Fd(c_int);
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: we own the descriptor; close errors leave nothing to do.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// `CLOCK_MONOTONIC` in milliseconds.
+pub fn monotonic_ms() -> u64 {
+    let (s, ns) = clock(libc::CLOCK_MONOTONIC);
+    s as u64 * 1000 + ns as u64 / 1_000_000
+}
+
+fn clock(id: libc::clockid_t) -> (i64, i64) {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a live timespec.
+    unsafe { libc::clock_gettime(id, &mut ts) };
+    (ts.tv_sec, ts.tv_nsec)
+}
+
+/// `getpid()`.
+pub fn getpid() -> i32 {
+    // SAFETY: getpid cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// Sleeps for `us` microseconds (a signal may cut it short).
+pub fn sleep_us(us: u64) {
+    let ts = libc::timespec {
+        tv_sec: (us / 1_000_000) as i64,
+        tv_nsec: ((us % 1_000_000) * 1000) as i64,
+    };
+    // SAFETY: `ts` is a live timespec; the remainder is not wanted.
+    unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
+}
+
+/// Whether this is a secure-execution process (setuid, setgid, file
+/// capabilities), whose environment must not be trusted.
+pub fn secure_exec() -> bool {
+    // SAFETY: getauxval has no preconditions.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+/// The value of environment variable `name`.
+pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
+    // SAFETY: `name` is NUL-terminated; getenv returns NULL or a string
+    // that stays valid unless the program changes that variable.
+    let p = unsafe { libc::getenv(name.as_ptr()) };
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: non-NULL getenv results are NUL-terminated.
+        Some(unsafe { CStr::from_ptr(p) }.to_bytes())
+    }
+}
+
+/// Whether the process's global symbol scope defines `name`.
+pub fn has_symbol(name: &CStr) -> bool {
+    // SAFETY: `name` is NUL-terminated; RTLD_DEFAULT is valid in glibc and musl.
+    !unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) }.is_null()
+}
+
+/// A non-blocking, close-on-exec Unix stream socket.
+pub fn unix_socket() -> Result<Fd, Errno> {
+    // SAFETY: plain socket(2).
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        )
+    };
+    check(fd as isize).map(|_| Fd(fd))
+}
+
+/// `connect` to the Unix socket at `path` (not NUL-terminated).
+pub fn connect_unix(fd: &Fd, path: &[u8]) -> Result<(), Errno> {
+    // SAFETY: all-zero is a valid sockaddr_un.
+    let mut addr: libc::sockaddr_un = unsafe { core::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    if path.is_empty() || path.len() >= addr.sun_path.len() {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    for (dst, src) in addr.sun_path.iter_mut().zip(path) {
+        *dst = *src as c_char;
+    }
+    let len = core::mem::size_of::<libc::sa_family_t>() + path.len() + 1;
+    // SAFETY: `addr` is a live sockaddr_un and `len` within it.
+    let ret = unsafe {
+        libc::connect(
+            fd.0,
+            (&addr as *const libc::sockaddr_un).cast(),
+            len as libc::socklen_t,
+        )
+    };
+    check(ret as isize).map(|_| ())
+}
+
+/// Waits up to `ms` for `events` on `fd`: whether it became ready.
+pub fn poll(fd: &Fd, events: libc::c_short, ms: u64) -> Result<bool, Errno> {
+    let mut pfd = libc::pollfd {
+        fd: fd.0,
+        events,
+        revents: 0,
+    };
+    let ms = c_int::try_from(ms).unwrap_or(c_int::MAX);
+    // SAFETY: one live pollfd.
+    let n = check(unsafe { libc::poll(&mut pfd, 1, ms) } as isize)?;
+    Ok(n > 0)
+}
+
+/// One non-blocking `send`, without SIGPIPE.
+pub fn send(fd: &Fd, buf: &[u8]) -> Result<usize, Errno> {
+    // SAFETY: `buf` is live for its length.
+    check(unsafe {
+        libc::send(
+            fd.0,
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+        )
+    })
+}
+
+/// One non-blocking `recv`: 0 when the peer closed.
+pub fn recv(fd: &Fd, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: `buf` is live and writable for its length.
+    check(unsafe {
+        libc::recv(
+            fd.0,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    })
+}
+
+/// `open(path, flags, 0644)`, close-on-exec.
+pub fn open(path: &CStr, flags: c_int) -> Result<Fd, Errno> {
+    // SAFETY: `path` is NUL-terminated.
+    let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, 0o644 as libc::c_uint) };
+    check(fd as isize).map(|_| Fd(fd))
+}
+
+/// One `pread`.
+pub fn pread(fd: &Fd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+    // SAFETY: `buf` is live and writable for its length.
+    check(unsafe { libc::pread(fd.0, buf.as_mut_ptr().cast(), buf.len(), offset as libc::off_t) })
+}
+
+/// One `pwrite`.
+pub fn pwrite(fd: &Fd, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+    // SAFETY: `buf` is live for its length.
+    check(unsafe { libc::pwrite(fd.0, buf.as_ptr().cast(), buf.len(), offset as libc::off_t) })
+}
+
+/// The size of the file.
+pub fn file_size(fd: &Fd) -> Result<u64, Errno> {
+    // SAFETY: lseek has no memory-safety preconditions.
+    check(unsafe { libc::lseek(fd.0, 0, libc::SEEK_END) } as isize).map(|n| n as u64)
+}
+
+/// `ftruncate`.
+pub fn truncate(fd: &Fd, len: u64) -> Result<(), Errno> {
+    // SAFETY: ftruncate has no memory-safety preconditions.
+    check(unsafe { libc::ftruncate(fd.0, len as libc::off_t) } as isize).map(|_| ())
+}
+
+/// Tries once to take (`F_RDLCK`/`F_WRLCK`) or release (`F_UNLCK`) a POSIX
+/// lock on the whole file: glibc's utmp locks, so we interoperate with it.
+pub fn try_lock(fd: &Fd, kind: c_int) -> Result<(), Errno> {
+    // SAFETY: all-zero is a valid flock: the whole file from offset 0.
+    let mut fl: libc::flock = unsafe { core::mem::zeroed() };
+    fl.l_type = kind as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: `fl` is a live flock.
+    check(unsafe { libc::fcntl(fd.0, libc::F_SETLK, &mut fl) } as isize).map(|_| ())
+}
