@@ -32,7 +32,9 @@ pub fn socket(service: Service) -> &'static [u8] {
         Service::Wtmpd => (c"UTMPS_WTMPD_SOCKET", WTMPD_SOCKET),
         Service::Btmpd => (c"UTMPS_BTMPD_SOCKET", BTMPD_SOCKET),
     };
-    trusted_env(var).filter(|v| !v.is_empty()).unwrap_or(default)
+    trusted_env(var)
+        .filter(|v| !v.is_empty())
+        .unwrap_or(default)
 }
 
 /// The deadline of one call in milliseconds (`UTMPS_TIMEOUT_MS`).

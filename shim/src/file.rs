@@ -46,7 +46,12 @@ pub fn lock(fd: &Fd, kind: libc::c_int, deadline: Deadline) -> Result<(), Errno>
 /// `updwtmpx` on a plain file: append one record under a write lock,
 /// cutting a torn tail first and rolling back a partial write. Like glibc,
 /// the file is not created.
-pub fn append(path: &CStr, layout: Layout, record: &Record, deadline: Deadline) -> Result<(), Errno> {
+pub fn append(
+    path: &CStr,
+    layout: Layout,
+    record: &Record,
+    deadline: Deadline,
+) -> Result<(), Errno> {
     let fd = sys::open(path, libc::O_WRONLY)?;
     lock(&fd, libc::F_WRLCK, deadline)?;
     let mut table = Table::new(FdStorage(&fd), layout);

@@ -21,8 +21,8 @@ mod paths;
 mod ret;
 mod state;
 mod sys;
-pub mod utmp;
-pub mod utmpx;
+mod utmp;
+mod utmpx;
 
 #[cfg(not(test))]
 #[panic_handler]

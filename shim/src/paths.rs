@@ -52,7 +52,10 @@ mod tests {
     #[test]
     fn routes() {
         assert_eq!(route(b"/var/run/utmp"), Route::Daemon(Service::Utmpd));
-        assert_eq!(route(b"/dev/null/utmp\0junk"), Route::Daemon(Service::Utmpd));
+        assert_eq!(
+            route(b"/dev/null/utmp\0junk"),
+            Route::Daemon(Service::Utmpd)
+        );
         assert_eq!(route(b"/dev/null/wtmp"), Route::Daemon(Service::Wtmpd));
         assert_eq!(route(b"/var/log/btmp"), Route::Daemon(Service::Btmpd));
         assert_eq!(route(b"/tmp/wtmp"), Route::File);

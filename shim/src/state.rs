@@ -172,7 +172,11 @@ impl Utmp {
         if k >= self.cache_len {
             return None;
         }
-        let b: &[u8; RECORD_SIZE] = self.cache.get(k * RECORD_SIZE..(k + 1) * RECORD_SIZE)?.try_into().ok()?;
+        let b: &[u8; RECORD_SIZE] = self
+            .cache
+            .get(k * RECORD_SIZE..(k + 1) * RECORD_SIZE)?
+            .try_into()
+            .ok()?;
         Some(codec::decode_record(b))
     }
 

@@ -157,27 +157,33 @@ pub fn send(fd: &Fd, buf: &[u8]) -> Result<usize, Errno> {
 /// One non-blocking `recv`: 0 when the peer closed.
 pub fn recv(fd: &Fd, buf: &mut [u8]) -> Result<usize, Errno> {
     // SAFETY: `buf` is live and writable for its length.
-    check(unsafe {
-        libc::recv(
-            fd.0,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            libc::MSG_DONTWAIT,
-        )
-    })
+    check(unsafe { libc::recv(fd.0, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) })
 }
 
 /// `open(path, flags, 0644)`, close-on-exec.
 pub fn open(path: &CStr, flags: c_int) -> Result<Fd, Errno> {
     // SAFETY: `path` is NUL-terminated.
-    let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, 0o644 as libc::c_uint) };
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            flags | libc::O_CLOEXEC,
+            0o644 as libc::c_uint,
+        )
+    };
     check(fd as isize).map(|_| Fd(fd))
 }
 
 /// One `pread`.
 pub fn pread(fd: &Fd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
     // SAFETY: `buf` is live and writable for its length.
-    check(unsafe { libc::pread(fd.0, buf.as_mut_ptr().cast(), buf.len(), offset as libc::off_t) })
+    check(unsafe {
+        libc::pread(
+            fd.0,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            offset as libc::off_t,
+        )
+    })
 }
 
 /// One `pwrite`.

@@ -9,49 +9,49 @@ use libc::utmpx as utmp;
 
 /// `setutent()` — as [`utmpx::setutxent`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn setutent() {
+pub(crate) unsafe extern "C" fn setutent() {
     // SAFETY: same contract.
     unsafe { utmpx::setutxent() }
 }
 
 /// `endutent()` — as [`utmpx::endutxent`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn endutent() {
+pub(crate) unsafe extern "C" fn endutent() {
     // SAFETY: same contract.
     unsafe { utmpx::endutxent() }
 }
 
 /// `getutent()` — as [`utmpx::getutxent`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn getutent() -> *mut utmp {
+pub(crate) unsafe extern "C" fn getutent() -> *mut utmp {
     // SAFETY: same contract.
     unsafe { utmpx::getutxent() }
 }
 
 /// `getutid(ut)` — as [`utmpx::getutxid`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn getutid(ut: *const utmp) -> *mut utmp {
+pub(crate) unsafe extern "C" fn getutid(ut: *const utmp) -> *mut utmp {
     // SAFETY: same contract.
     unsafe { utmpx::getutxid(ut) }
 }
 
 /// `getutline(ut)` — as [`utmpx::getutxline`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn getutline(ut: *const utmp) -> *mut utmp {
+pub(crate) unsafe extern "C" fn getutline(ut: *const utmp) -> *mut utmp {
     // SAFETY: same contract.
     unsafe { utmpx::getutxline(ut) }
 }
 
 /// `pututline(ut)` — as [`utmpx::pututxline`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pututline(ut: *const utmp) -> *mut utmp {
+pub(crate) unsafe extern "C" fn pututline(ut: *const utmp) -> *mut utmp {
     // SAFETY: same contract.
     unsafe { utmpx::pututxline(ut) }
 }
 
 /// `updwtmp(file, ut)` — as [`utmpx::updwtmpx`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn updwtmp(file: *const c_char, ut: *const utmp) {
+pub(crate) unsafe extern "C" fn updwtmp(file: *const c_char, ut: *const utmp) {
     // SAFETY: same contract.
     unsafe { utmpx::updwtmpx(file, ut) }
 }

@@ -63,13 +63,13 @@ pub unsafe fn read_arg(ut: *const utmpx) -> Result<Record, Errno> {
 
 /// `setutxent()` — rewind the utmp database.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn setutxent() {
+pub(crate) unsafe extern "C" fn setutxent() {
     ret::discard(ret::keep_errno(|| state::with(|st, dl| st.utmp.rewind(dl))));
 }
 
 /// `endutxent()` — close the utmp database.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn endutxent() {
+pub(crate) unsafe extern "C" fn endutxent() {
     ret::discard(ret::keep_errno(|| {
         state::with(|st, _| {
             st.utmp.close();
@@ -81,33 +81,39 @@ pub unsafe extern "C" fn endutxent() {
 /// `getutxent()` — the next entry; NULL at the end with errno untouched
 /// (glibc), or NULL with errno on failure.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn getutxent() -> *mut utmpx {
-    ret::ptr_or_end(ret::keep_errno(|| state::with(|st, dl| Ok(st.utmp.next(dl)?.map(|r| ENT.fill(&r))))))
+pub(crate) unsafe extern "C" fn getutxent() -> *mut utmpx {
+    ret::ptr_or_end(ret::keep_errno(|| {
+        state::with(|st, dl| Ok(st.utmp.next(dl)?.map(|r| ENT.fill(&r))))
+    }))
 }
 
 /// `getutxid(ut)` — the next entry matching `ut`'s type and id (or line);
 /// NULL with ESRCH when there is none, EINVAL for a type it cannot match.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn getutxid(ut: *const utmpx) -> *mut utmpx {
+pub(crate) unsafe extern "C" fn getutxid(ut: *const utmpx) -> *mut utmpx {
     // SAFETY: the caller passes NULL or a struct utmpx.
     let query = unsafe { read_arg(ut) };
-    ret::ptr_or_null(ret::keep_errno(|| query.and_then(|q| state::with(|st, dl| Ok(ID.fill(&st.utmp.find_id(&q, dl)?))))))
+    ret::ptr_or_null(ret::keep_errno(|| {
+        query.and_then(|q| state::with(|st, dl| Ok(ID.fill(&st.utmp.find_id(&q, dl)?))))
+    }))
 }
 
 /// `getutxline(ut)` — the next LOGIN_PROCESS or USER_PROCESS entry on
 /// `ut->ut_line`; NULL with ESRCH when there is none.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn getutxline(ut: *const utmpx) -> *mut utmpx {
+pub(crate) unsafe extern "C" fn getutxline(ut: *const utmpx) -> *mut utmpx {
     // SAFETY: the caller passes NULL or a struct utmpx.
     let query = unsafe { read_arg(ut) };
-    ret::ptr_or_null(ret::keep_errno(|| query.and_then(|q| state::with(|st, dl| Ok(LINE.fill(&st.utmp.find_line(&q.line, dl)?))))))
+    ret::ptr_or_null(ret::keep_errno(|| {
+        query.and_then(|q| state::with(|st, dl| Ok(LINE.fill(&st.utmp.find_line(&q.line, dl)?))))
+    }))
 }
 
 /// `pututxline(ut)` — write `ut` over the entry `getutxid` would find, or
 /// append it. Returns a pointer to a copy (POSIX; glibc returns `ut`
 /// itself), NULL with errno (EPERM when the daemon refuses) on failure.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pututxline(ut: *const utmpx) -> *mut utmpx {
+pub(crate) unsafe extern "C" fn pututxline(ut: *const utmpx) -> *mut utmpx {
     // SAFETY: the caller passes NULL or a struct utmpx.
     let record = unsafe { read_arg(ut) };
     ret::ptr_or_null(ret::keep_errno(|| {
@@ -123,7 +129,7 @@ pub unsafe extern "C" fn pututxline(ut: *const utmpx) -> *mut utmpx {
 /// `updwtmpx(file, ut)` — append `ut` to the wtmp-format `file`: through
 /// wtmpd (or the btmp wtmpd) for the system names, in-process for others.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn updwtmpx(file: *const c_char, ut: *const utmpx) {
+pub(crate) unsafe extern "C" fn updwtmpx(file: *const c_char, ut: *const utmpx) {
     // SAFETY: the caller passes NULL or a struct utmpx.
     let record = unsafe { read_arg(ut) };
     // SAFETY: the caller passes NULL or a NUL-terminated path.

@@ -1,0 +1,253 @@
+//! Missing, hung and foreign daemons: the shim answers with the libc error
+//! convention within its deadline, and readers carry on with nothing.
+
+use proto::codec::{self, Request, RECORD_SIZE};
+use proto::table::{self, Storage, Table};
+use proto::{Errno, Layout};
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use util::{c_program, lines_with, musl_real, Cc, PtySession, Run, TempDir};
+
+/// Runs `program` under the shim with every socket pointing at `sock`.
+fn at(sock: &std::path::Path, program: impl AsRef<std::ffi::OsStr>) -> Run {
+    Run::new(program)
+        .preload()
+        .env("UTMPS_UTMPD_SOCKET", sock)
+        .env("UTMPS_WTMPD_SOCKET", sock)
+        .env("UTMPS_BTMPD_SOCKET", sock)
+        .env("UTMPS_TIMEOUT_MS", "300")
+}
+
+/// Every call fails with `errno`, and the readers show an empty list.
+fn assert_unavailable(sock: &std::path::Path, errno: i32) {
+    for cc in Cc::ALL {
+        let ctl = c_program("utmpctl", cc);
+        let list = at(sock, &ctl).args(["list"]).run();
+        assert_eq!(list.stdout.trim(), format!("err {errno}"), "{list}");
+        let put = at(sock, &ctl)
+            .args(["put", "7", "root", "pts/1", "1", "1"])
+            .run();
+        assert_eq!(put.stdout.trim(), format!("err {errno}"), "{put}");
+        let line = at(sock, &ctl).args(["line", "pts/1"]).run();
+        assert_eq!(line.stdout.trim(), format!("err {errno}"), "{line}");
+        let wtmp = at(sock, &ctl)
+            .args(["wtmp", "/var/log/wtmp", "7", "root", "pts/1", "1", "1"])
+            .run();
+        assert_eq!(wtmp.stdout.trim(), format!("err {errno}"), "{wtmp}");
+        // Each of these makes a few calls of 300 ms at most.
+        for o in [&list, &put, &line, &wtmp] {
+            assert!(o.elapsed < Duration::from_secs(3), "past the deadline: {o}");
+        }
+    }
+    for (prog, args) in [("who", &[][..]), ("users", &[]), ("w", &["-h"])] {
+        let o = at(sock, prog).args(args).run();
+        assert_eq!(o.ok().trim(), "", "{o}");
+    }
+    let o = at(sock, musl_real("procps/w")).args(["-h"]).run();
+    assert_eq!(o.ok().trim(), "", "{o}");
+    let o = at(sock, musl_real("busybox/who")).run();
+    assert!(o.status.success() && o.stdout.lines().count() <= 1, "{o}");
+}
+
+#[test]
+fn no_daemon_no_socket() {
+    let dir = TempDir::new("nosock");
+    assert_unavailable(&dir.path().join("missing.sock"), libc::ENOENT);
+}
+
+#[test]
+fn no_daemon_stale_socket() {
+    let dir = TempDir::new("stale");
+    let sock = dir.path().join("stale.sock");
+    drop(UnixListener::bind(&sock).unwrap());
+    assert_unavailable(&sock, libc::ECONNREFUSED);
+}
+
+/// A server that accepts connections and never answers.
+struct Hung {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Hung {
+    fn start(sock: &std::path::Path) -> Hung {
+        let listener = UnixListener::bind(sock).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => held.push(s),
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Hung {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Hung {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn hung_daemon_times_out() {
+    let dir = TempDir::new("hung");
+    let sock = dir.path().join("hung.sock");
+    let _server = Hung::start(&sock);
+    assert_unavailable(&sock, libc::ETIMEDOUT);
+}
+
+/// A model of skarnet utmps 0.1.3's utmpd (not packaged in Debian 12):
+/// the base protocol only, the cursor in the server, and an unknown
+/// opcode closes the connection without a reply.
+struct Skarnet {
+    _listener_thread: std::thread::JoinHandle<()>,
+}
+
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Storage for Shared {
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        let v = self.0.lock().unwrap();
+        let src = v.get(offset as usize..).unwrap_or_default();
+        let n = src.len().min(buf.len());
+        buf[..n].copy_from_slice(&src[..n]);
+        Ok(n)
+    }
+    fn write_at(&mut self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        let mut v = self.0.lock().unwrap();
+        let end = offset as usize + buf.len();
+        if v.len() < end {
+            v.resize(end, 0);
+        }
+        v[offset as usize..end].copy_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn size(&mut self) -> Result<u64, Errno> {
+        Ok(self.0.lock().unwrap().len() as u64)
+    }
+    fn truncate(&mut self, len: u64) -> Result<(), Errno> {
+        self.0.lock().unwrap().resize(len as usize, 0);
+        Ok(())
+    }
+}
+
+impl Skarnet {
+    fn start(sock: &std::path::Path) -> Skarnet {
+        let listener = UnixListener::bind(sock).unwrap();
+        let data = Shared::default();
+        let t = std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let data = data.clone();
+                std::thread::spawn(move || Skarnet::serve(stream, data));
+            }
+        });
+        Skarnet {
+            _listener_thread: t,
+        }
+    }
+
+    fn serve(mut s: UnixStream, data: Shared) {
+        let mut t = Table::new(data, Layout::Musl);
+        let mut pos = 0;
+        loop {
+            let mut op = [0u8; 1];
+            if s.read_exact(&mut op).is_err() {
+                return;
+            }
+            let req = match codec::body_len(op[0]) {
+                Some(n) if !matches!(op[0], b'V' | b'B' | b'I' | b'L' | b'P') => {
+                    let mut body = vec![0u8; n];
+                    s.read_exact(&mut body).unwrap();
+                    codec::decode_request(op[0], &body).unwrap()
+                }
+                _ => return, // unknown opcode: hang up
+            };
+            let found = |r: Result<table::Search, Errno>, pos: &mut u64| -> Vec<u8> {
+                let r = r.unwrap();
+                *pos = r.pos;
+                match r.found {
+                    Some(rec) => {
+                        let mut b = [0u8; RECORD_SIZE];
+                        codec::encode_record(&rec, &mut b);
+                        let mut out = vec![0];
+                        out.extend_from_slice(&b);
+                        out
+                    }
+                    None => vec![libc::ESRCH as u8],
+                }
+            };
+            let reply = match req {
+                Request::Rewind => {
+                    pos = 0;
+                    vec![0]
+                }
+                Request::Next => found(table::next(&mut t, pos), &mut pos),
+                Request::FindId { kind, id } => {
+                    let mut q = proto::Record::EMPTY;
+                    q.kind = proto::Kind(kind);
+                    q.id = id;
+                    found(table::find_id(&mut t, pos, &q), &mut pos)
+                }
+                Request::FindLine { line } => found(table::find_line(&mut t, pos, &line), &mut pos),
+                Request::Put(r) => {
+                    pos = table::put(&mut t, pos, &r).unwrap();
+                    vec![0]
+                }
+                _ => return,
+            };
+            if s.write_all(&reply).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_skarnet_daemon_is_served_with_the_base_protocol() {
+    let dir = TempDir::new("skarnet");
+    let sock = dir.path().join("utmpd.sock");
+    let _server = Skarnet::start(&sock);
+    let sessions = [PtySession::start(None), PtySession::start(None)];
+    for (cc, s) in Cc::ALL.iter().zip(&sessions) {
+        let o = at(&sock, c_program("utmpctl", *cc))
+            .args([
+                "put",
+                "7",
+                "root",
+                &s.line,
+                "sk",
+                &s.pid.to_string(),
+                "skarnet.example",
+            ])
+            .run();
+        assert_eq!(o.ok().trim(), "ok", "{o}");
+    }
+    // The second put matched the first by id ("sk") and replaced it.
+    let who = at(&sock, "who").run();
+    assert_eq!(lines_with(who.ok(), "skarnet.example").len(), 1, "{who}");
+    assert_eq!(lines_with(who.ok(), &sessions[1].line).len(), 1, "{who}");
+    for cc in Cc::ALL {
+        let o = at(&sock, c_program("utmpctl", cc))
+            .args(["line", &sessions[1].line])
+            .run();
+        assert!(o.ok().starts_with("7 root "), "{o}");
+        let o = at(&sock, c_program("utmpctl", cc)).args(["list"]).run();
+        assert_eq!(o.ok().lines().count(), 1, "{o}");
+    }
+}

@@ -1,0 +1,78 @@
+//! The shim's symbol tables: loadable by musl, exporting the API.
+
+use std::collections::BTreeSet;
+use util::{shim, Run};
+
+fn symbols(args: &[&str], file: &std::path::Path) -> BTreeSet<String> {
+    let out = Run::new("nm").args(args).args([file]).run();
+    out.ok()
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .map(|s| s.split('@').next().unwrap_or(s).to_string())
+        .collect()
+}
+
+#[test]
+fn every_undefined_symbol_is_in_musl_libc() {
+    let musl = std::path::Path::new("/usr/lib/x86_64-linux-musl/libc.so");
+    assert!(musl.exists(), "musl is not installed");
+    let have = symbols(&["-D", "--defined-only"], musl);
+    let need = symbols(&["-D", "--undefined-only"], &shim());
+    // Weak references that are allowed to stay unresolved.
+    let weak: BTreeSet<String> = Run::new("nm")
+        .args(["-D", "--undefined-only"])
+        .args([shim()])
+        .run()
+        .ok()
+        .lines()
+        .filter(|l| l.trim_start().starts_with("w "))
+        .filter_map(|l| l.split_whitespace().last())
+        .map(|s| s.split('@').next().unwrap_or(s).to_string())
+        .collect();
+    let missing: Vec<_> = need
+        .iter()
+        .filter(|s| !have.contains(*s) && !weak.contains(*s))
+        .collect();
+    assert!(missing.is_empty(), "not in musl's libc.so: {missing:?}");
+    assert!(
+        need.contains("socket"),
+        "the check saw the shim's imports: {need:?}"
+    );
+}
+
+#[test]
+fn only_the_c_library_is_needed() {
+    let out = Run::new("readelf")
+        .args(["-d".as_ref(), shim().as_os_str()])
+        .run();
+    let needed: Vec<_> = out
+        .ok()
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .collect();
+    assert_eq!(needed.len(), 1, "{needed:?}");
+    assert!(needed[0].contains("[libc.so.6]"), "{needed:?}");
+}
+
+#[test]
+fn exports_the_utmpx_and_utmp_families() {
+    let exported = symbols(&["-D", "--defined-only"], &shim());
+    for f in [
+        "setutxent",
+        "getutxent",
+        "getutxid",
+        "getutxline",
+        "pututxline",
+        "endutxent",
+        "updwtmpx",
+        "setutent",
+        "getutent",
+        "getutid",
+        "getutline",
+        "pututline",
+        "endutent",
+        "updwtmp",
+    ] {
+        assert!(exported.contains(f), "{f} not exported: {exported:?}");
+    }
+}

@@ -1,0 +1,520 @@
+//! Test harness: temporary directories, the built artifacts, daemons on
+//! sockets of their own, real programs run under the shim (optionally as
+//! another user), pseudo-terminal sessions, test users.
+//!
+//! Everything a test starts is stopped by pid when its guard drops, also
+//! when the test fails.
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The `target/<profile>` directory holding the built shim and daemons.
+pub fn target_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // target/<profile>/deps/tests-HASH
+        let exe = std::env::current_exe().expect("current_exe");
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target dir")
+            .to_path_buf();
+        for f in ["libutmps.so", "utmps-utmpd", "utmps-wtmpd"] {
+            assert!(
+                dir.join(f).exists(),
+                "{} is missing: build the workspace first (scripts/test does)",
+                dir.join(f).display()
+            );
+        }
+        dir
+    })
+}
+
+/// The shim.
+pub fn shim() -> PathBuf {
+    target_dir().join("libutmps.so")
+}
+
+/// A daemon binary.
+pub fn daemon(name: &str) -> PathBuf {
+    target_dir().join(name)
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo")
+        .to_path_buf()
+}
+
+/// A C compiler of the test matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cc {
+    /// gcc against glibc.
+    Gnu,
+    /// musl-gcc against musl.
+    Musl,
+}
+
+impl Cc {
+    /// Both compilers.
+    pub const ALL: [Cc; 2] = [Cc::Gnu, Cc::Musl];
+
+    fn command(self) -> &'static str {
+        match self {
+            Cc::Gnu => "gcc",
+            Cc::Musl => "musl-gcc",
+        }
+    }
+}
+
+/// `tests/c/NAME.c` compiled with `cc`, once per test run.
+pub fn c_program(name: &str, cc: Cc) -> PathBuf {
+    static BUILT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let out_dir = target_dir().join("c-tests");
+    let out = out_dir.join(format!("{name}-{}", cc.command()));
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.contains(&out) {
+        fs::create_dir_all(&out_dir).expect("mkdir c-tests");
+        let src = repo().join("tests/c").join(format!("{name}.c"));
+        let status = Command::new(cc.command())
+            .args(["-O2", "-Wall", "-Wno-stringop-truncation", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .unwrap_or_else(|e| panic!("{}: {e}", cc.command()));
+        assert!(
+            status.success(),
+            "compiling {} with {} failed",
+            src.display(),
+            cc.command()
+        );
+        built.push(out.clone());
+    }
+    out
+}
+
+/// The real musl-built programs (build-musl-real.sh output).
+pub fn musl_real(rel: &str) -> PathBuf {
+    let dir = std::env::var_os("UTMPS_MUSL_REAL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().parent().expect("target").join("muslreal"));
+    let p = dir.join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: run ../shared/scripts/build-musl-real.sh {} (scripts/test does)",
+        p.display(),
+        dir.display()
+    );
+    p
+}
+
+/// A temporary directory, removed on drop. World-traversable, so that test
+/// users reach the sockets in it.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A new empty directory.
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "utmps-test-{}-{}-{tag}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).expect("mkdir temp");
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).expect("chmod temp");
+        TempDir(p)
+    }
+
+    /// The path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process killed (by pid) and reaped on drop.
+pub struct Guarded(pub Child);
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until `path` exists (a daemon's socket).
+pub fn wait_for(path: &Path) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// utmpd, wtmpd and a btmp wtmpd, each started with `--listen` in a
+/// temporary directory of its own.
+pub struct Daemons {
+    /// The directory with the sockets and the record files.
+    pub dir: TempDir,
+    _procs: Vec<Guarded>,
+}
+
+impl Daemons {
+    /// Starts the three daemons with extra `args` for each (e.g. `--format musl`).
+    pub fn start() -> Daemons {
+        Daemons::start_with(&[])
+    }
+
+    /// As [`Daemons::start`], with extra arguments for every daemon.
+    pub fn start_with(args: &[&str]) -> Daemons {
+        let dir = TempDir::new("daemons");
+        let d = dir.path();
+        let spawn = |bin: &str, sock: &str, file: &str, extra: &[&str]| {
+            let log = fs::File::create(d.join(format!("{sock}.log"))).expect("log");
+            let child = Command::new(daemon(bin))
+                .arg("--listen")
+                .arg(d.join(sock))
+                .args(args)
+                .args(extra)
+                .arg(d.join(file))
+                .current_dir(d)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn daemon");
+            Guarded(child)
+        };
+        let procs = vec![
+            spawn("utmps-utmpd", "utmpd.sock", "utmp", &[]),
+            spawn("utmps-wtmpd", "wtmpd.sock", "wtmp", &[]),
+            spawn("utmps-wtmpd", "btmpd.sock", "btmp", &["--root-only"]),
+        ];
+        for s in ["utmpd.sock", "wtmpd.sock", "btmpd.sock"] {
+            wait_for(&d.join(s));
+        }
+        Daemons { dir, _procs: procs }
+    }
+
+    /// A file in the daemons' directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The variables that point the shim at these daemons.
+    pub fn env(&self) -> Vec<(OsString, OsString)> {
+        let d = self.dir.path();
+        vec![
+            ("UTMPS_UTMPD_SOCKET".into(), d.join("utmpd.sock").into()),
+            ("UTMPS_WTMPD_SOCKET".into(), d.join("wtmpd.sock").into()),
+            ("UTMPS_BTMPD_SOCKET".into(), d.join("btmpd.sock").into()),
+        ]
+    }
+
+    /// A command for `program` under the shim, pointed at these daemons.
+    pub fn cmd(&self, program: impl AsRef<OsStr>) -> Run {
+        let mut r = Run::new(program).preload();
+        for (k, v) in self.env() {
+            r = r.env(k, v);
+        }
+        r
+    }
+}
+
+/// What a finished program did.
+#[derive(Debug)]
+pub struct Output {
+    /// Exit status.
+    pub status: ExitStatus,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// Wall-clock time it took.
+    pub elapsed: Duration,
+    desc: String,
+}
+
+impl Output {
+    /// Asserts success and returns stdout.
+    pub fn ok(&self) -> &str {
+        assert!(self.status.success(), "failed: {self}");
+        &self.stdout
+    }
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}\n  status: {}\n  stdout:\n{}\n  stderr:\n{}",
+            self.desc, self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A program to run: a small builder over `Command` with a timeout.
+pub struct Run {
+    cmd: Command,
+    user: Option<String>,
+    stdin: Option<Vec<u8>>,
+    timeout: Duration,
+    desc: String,
+}
+
+impl Run {
+    /// `program`, without the shim.
+    pub fn new(program: impl AsRef<OsStr>) -> Run {
+        let desc = program.as_ref().to_string_lossy().into_owned();
+        let mut cmd = Command::new(program);
+        cmd.env_remove("LD_PRELOAD")
+            .env("LC_ALL", "C")
+            .env("TZ", "UTC");
+        Run {
+            cmd,
+            user: None,
+            stdin: None,
+            timeout: Duration::from_secs(30),
+            desc,
+        }
+    }
+
+    /// Preloads the shim.
+    pub fn preload(mut self) -> Run {
+        self.cmd.env("LD_PRELOAD", shim());
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Run {
+        for a in args {
+            self.desc.push(' ');
+            self.desc.push_str(&a.as_ref().to_string_lossy());
+            self.cmd.arg(a);
+        }
+        self
+    }
+
+    /// Sets a variable.
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Run {
+        self.cmd.env(k, v);
+        self
+    }
+
+    /// Runs as `user` (through setpriv, which keeps the environment).
+    pub fn user(mut self, user: &str) -> Run {
+        self.user = Some(user.to_string());
+        self
+    }
+
+    /// Feeds `data` on standard input.
+    pub fn stdin(mut self, data: &[u8]) -> Run {
+        self.stdin = Some(data.to_vec());
+        self
+    }
+
+    /// Kills the program after `t`.
+    pub fn timeout(mut self, t: Duration) -> Run {
+        self.timeout = t;
+        self
+    }
+
+    /// Runs to completion (or the timeout, which fails the test).
+    pub fn run(mut self) -> Output {
+        let mut cmd = match &self.user {
+            None => self.cmd,
+            Some(u) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={u}"))
+                    .arg(format!("--regid={u}"))
+                    .arg("--init-groups")
+                    .arg(self.cmd.get_program())
+                    .args(self.cmd.get_args());
+                for (k, v) in self.cmd.get_envs() {
+                    match v {
+                        Some(v) => c.env(k, v),
+                        None => c.env_remove(k),
+                    };
+                }
+                self.desc = format!("[as {u}] {}", self.desc);
+                c
+            }
+        };
+        let start = Instant::now();
+        let mut child = cmd
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", self.desc));
+        let writer = self.stdin.take().map(|data| {
+            let mut pipe = child.stdin.take().expect("stdin");
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&data);
+            })
+        });
+        let mut out = child.stdout.take().expect("stdout");
+        let mut err = child.stderr.take().expect("stderr");
+        let t_out = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = out.read_to_end(&mut s);
+            s
+        });
+        let t_err = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = err.read_to_end(&mut s);
+            s
+        });
+        let status = loop {
+            if let Some(st) = child.try_wait().expect("wait") {
+                break st;
+            }
+            if start.elapsed() > self.timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{} did not finish within {:?}", self.desc, self.timeout);
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let elapsed = start.elapsed();
+        if let Some(w) = writer {
+            let _ = w.join();
+        }
+        Output {
+            status,
+            stdout: String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned(),
+            stderr: String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned(),
+            elapsed,
+            desc: self.desc,
+        }
+    }
+}
+
+/// Creates test user `name` once (with a home and a group of its own) and
+/// returns its uid.
+pub fn ensure_user(name: &str) -> u32 {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let id = || {
+        Command::new("id")
+            .args(["-u", name])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+    };
+    if let Some(uid) = id() {
+        return uid;
+    }
+    let st = Command::new("useradd")
+        .args(["-m", "-s", "/bin/sh", name])
+        .status()
+        .expect("useradd");
+    assert!(st.success(), "useradd {name} failed");
+    id().expect("uid of new user")
+}
+
+/// A live terminal session: a process whose controlling terminal is a new
+/// pseudo-terminal, as `w` needs to show an entry.
+pub struct PtySession {
+    /// The line, `pts/N`.
+    pub line: String,
+    /// The session leader's pid.
+    pub pid: u32,
+    _master: fs::File,
+    _child: Guarded,
+}
+
+impl PtySession {
+    /// Starts `sleep` on a new pty, optionally as `user` (who then owns the pty).
+    pub fn start(user: Option<&str>) -> PtySession {
+        let (master, slave_path) = open_pty();
+        if let Some(u) = user {
+            let st = Command::new("chown")
+                .arg(u)
+                .arg(&slave_path)
+                .status()
+                .expect("chown");
+            assert!(st.success());
+        }
+        let slave = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&slave_path)
+            .expect("open slave");
+        let mut cmd = Command::new("setsid");
+        if let Some(u) = user {
+            cmd = Command::new("setpriv");
+            cmd.arg(format!("--reuid={u}"))
+                .arg(format!("--regid={u}"))
+                .arg("--init-groups")
+                .arg("setsid");
+        }
+        let child = cmd
+            .args(["-c", "sleep", "600"])
+            .stdin(slave.try_clone().expect("dup"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn session");
+        let line = slave_path.trim_start_matches("/dev/").to_string();
+        PtySession {
+            line,
+            pid: child.id(),
+            _master: master,
+            _child: Guarded(child),
+        }
+    }
+}
+
+/// Opens a new pty: the master and the slave's path.
+pub fn open_pty() -> (fs::File, String) {
+    let master = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/ptmx")
+        .expect("open /dev/ptmx");
+    use std::os::fd::AsRawFd;
+    let fd = master.as_raw_fd();
+    let mut unlock: libc::c_int = 0;
+    let mut n: libc::c_uint = 0;
+    // SAFETY: ioctls on a live pty master with pointers to live locals.
+    unsafe {
+        assert_eq!(
+            libc::ioctl(fd, libc::TIOCSPTLCK, &mut unlock),
+            0,
+            "unlockpt"
+        );
+        assert_eq!(libc::ioctl(fd, libc::TIOCGPTN, &mut n), 0, "ptsname");
+    }
+    (master, format!("/dev/pts/{n}"))
+}
+
+/// The lines of `s` that contain `needle`.
+pub fn lines_with<'a>(s: &'a str, needle: &str) -> Vec<&'a str> {
+    s.lines().filter(|l| l.contains(needle)).collect()
+}
