@@ -3,5 +3,7 @@
 
 mod e2e;
 mod faults;
+mod hosts;
+mod launch;
 mod security;
 mod symbols;

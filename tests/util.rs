@@ -86,7 +86,7 @@ pub fn c_program(name: &str, cc: Cc) -> PathBuf {
         fs::create_dir_all(&out_dir).expect("mkdir c-tests");
         let src = repo().join("tests/c").join(format!("{name}.c"));
         let status = Command::new(cc.command())
-            .args(["-O2", "-Wall", "-Wno-stringop-truncation", "-o"])
+            .args(["-O2", "-Wall", "-Wno-stringop-truncation", "-pthread", "-o"])
             .arg(&out)
             .arg(&src)
             .status()
@@ -171,8 +171,25 @@ pub fn wait_for(path: &Path) {
     }
 }
 
-/// utmpd, wtmpd and a btmp wtmpd, each started with `--listen` in a
-/// temporary directory of its own.
+/// How the daemons get their connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Launcher {
+    /// Their own `--listen`.
+    Listen,
+    /// skarnet's `s6-ipcserver` (Debian package s6).
+    S6,
+    /// `systemd-socket-activate --accept --inetd`, as a systemd
+    /// `Accept=yes` socket with `StandardInput=socket`.
+    Systemd,
+}
+
+impl Launcher {
+    /// All three.
+    pub const ALL: [Launcher; 3] = [Launcher::Listen, Launcher::S6, Launcher::Systemd];
+}
+
+/// utmpd, wtmpd and a btmp wtmpd, each on a socket in a temporary
+/// directory of its own.
 pub struct Daemons {
     /// The directory with the sockets and the record files.
     pub dir: TempDir,
@@ -187,13 +204,35 @@ impl Daemons {
 
     /// As [`Daemons::start`], with extra arguments for every daemon.
     pub fn start_with(args: &[&str]) -> Daemons {
+        Daemons::start_via(Launcher::Listen, args)
+    }
+
+    /// Starts the three daemons through `launcher`.
+    pub fn start_via(launcher: Launcher, args: &[&str]) -> Daemons {
         let dir = TempDir::new("daemons");
         let d = dir.path();
         let spawn = |bin: &str, sock: &str, file: &str, extra: &[&str]| {
             let log = fs::File::create(d.join(format!("{sock}.log"))).expect("log");
-            let child = Command::new(daemon(bin))
-                .arg("--listen")
-                .arg(d.join(sock))
+            let mut cmd = match launcher {
+                Launcher::Listen => {
+                    let mut c = Command::new(daemon(bin));
+                    c.arg("--listen").arg(d.join(sock));
+                    c
+                }
+                Launcher::S6 => {
+                    let mut c = Command::new("s6-ipcserver");
+                    c.arg(d.join(sock)).arg(daemon(bin));
+                    c
+                }
+                Launcher::Systemd => {
+                    let mut c = Command::new("systemd-socket-activate");
+                    c.args(["--accept", "--inetd", "-l"])
+                        .arg(d.join(sock))
+                        .arg(daemon(bin));
+                    c
+                }
+            };
+            let child = cmd
                 .args(args)
                 .args(extra)
                 .arg(d.join(file))
@@ -212,6 +251,11 @@ impl Daemons {
         ];
         for s in ["utmpd.sock", "wtmpd.sock", "btmpd.sock"] {
             wait_for(&d.join(s));
+            if launcher == Launcher::Systemd {
+                // What a unit's SocketMode=0666 does; the tool has no option for it.
+                fs::set_permissions(d.join(s), fs::Permissions::from_mode(0o666))
+                    .expect("chmod socket");
+            }
         }
         Daemons { dir, _procs: procs }
     }

@@ -1,0 +1,55 @@
+//! The shim inside demanding hosts: threads and fork.
+
+use util::{c_program, Cc, Daemons};
+
+fn fill(d: &Daemons, n: usize) {
+    for i in 0..n {
+        let line = format!("pts/{i}");
+        let o = d
+            .cmd(c_program("utmpctl", Cc::Gnu))
+            .args(["put", "7", "root", &line, &format!("{i}"), "1"])
+            .run();
+        assert_eq!(o.ok().trim(), "ok");
+    }
+}
+
+#[test]
+fn fork_mid_iteration_both_continue() {
+    let d = Daemons::start();
+    fill(&d, 300); // more than one bulk read
+    for cc in Cc::ALL {
+        let o = d.cmd(c_program("hostile", cc)).args(["fork"]).run();
+        let out = o.ok();
+        assert!(out.starts_with("first pts/0\n"), "{o}");
+        for who in ["C", "P"] {
+            let seen: Vec<_> = out
+                .lines()
+                .filter_map(|l| l.strip_prefix(&format!("{who} ")))
+                .collect();
+            let want: Vec<_> = (1..300).map(|i| format!("pts/{i}")).collect();
+            assert_eq!(seen, want, "{cc:?} {who}: {o}");
+        }
+    }
+}
+
+#[test]
+fn eight_threads_at_once() {
+    let d = Daemons::start();
+    fill(&d, 20);
+    for cc in Cc::ALL {
+        let o = d.cmd(c_program("hostile", cc)).args(["threads", "8"]).run();
+        assert_eq!(o.ok().trim(), "ok", "{cc:?}: {o}");
+        // Whole, valid records only.
+        let bytes = std::fs::read(d.file("utmp")).unwrap();
+        assert_eq!(bytes.len() % 384, 0);
+        for rec in bytes.chunks(384) {
+            let r = proto::Layout::Glibc.decode(rec).unwrap();
+            assert_eq!(r.user_str(), b"root");
+            let line = String::from_utf8_lossy(r.line_str()).into_owned();
+            assert!(
+                line.starts_with("pts/") || line.starts_with("thr/"),
+                "{line}"
+            );
+        }
+    }
+}
