@@ -164,7 +164,7 @@ impl Skarnet {
 
     fn serve(mut s: UnixStream, data: Shared) {
         let mut t = Table::new(data, Layout::Musl);
-        let mut pos = 0;
+        let mut cursor = table::Cursor::default();
         loop {
             let mut op = [0u8; 1];
             if s.read_exact(&mut op).is_err() {
@@ -178,10 +178,8 @@ impl Skarnet {
                 }
                 _ => return, // unknown opcode: hang up
             };
-            let found = |r: Result<table::Search, Errno>, pos: &mut u64| -> Vec<u8> {
-                let r = r.unwrap();
-                *pos = r.pos;
-                match r.found {
+            let found = |r: Result<Option<proto::Record>, Errno>| -> Vec<u8> {
+                match r.unwrap() {
                     Some(rec) => {
                         let mut b = [0u8; RECORD_SIZE];
                         codec::encode_record(&rec, &mut b);
@@ -194,19 +192,19 @@ impl Skarnet {
             };
             let reply = match req {
                 Request::Rewind => {
-                    pos = 0;
+                    cursor.rewind();
                     vec![0]
                 }
-                Request::Next => found(table::next(&mut t, pos), &mut pos),
+                Request::Next => found(table::next(&mut t, &mut cursor)),
                 Request::FindId { kind, id } => {
                     let mut q = proto::Record::EMPTY;
                     q.kind = proto::Kind(kind);
                     q.id = id;
-                    found(table::find_id(&mut t, pos, &q), &mut pos)
+                    found(table::find_id(&mut t, &mut cursor, &q))
                 }
-                Request::FindLine { line } => found(table::find_line(&mut t, pos, &line), &mut pos),
+                Request::FindLine { line } => found(table::find_line(&mut t, &mut cursor, &line)),
                 Request::Put(r) => {
-                    pos = table::put(&mut t, pos, &r).unwrap();
+                    table::put(&mut t, &mut cursor, &r).unwrap();
                     vec![0]
                 }
                 _ => return,

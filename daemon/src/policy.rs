@@ -22,6 +22,25 @@ pub fn may_write_utmp(peer: &Peer, daemon: Daemon) -> Result<(), Errno> {
     }
 }
 
+/// Reads: everyone, but the btmp daemon (`root_only`) only for root: failed
+/// logins name users and hosts that attack them.
+pub fn may_read(peer: &Peer, root_only: bool) -> Result<(), Errno> {
+    if root_only && peer.uid != 0 {
+        Err(Errno::EPERM)
+    } else {
+        Ok(())
+    }
+}
+
+/// Rewriting a log in place (`pututxline` on wtmp or btmp): root alone.
+pub fn may_rewrite_log(peer: &Peer) -> Result<(), Errno> {
+    if peer.uid == 0 {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
 /// wtmp appends: root anything; others only records whose `ut_user` names
 /// them (`uid_of` resolves a user name). btmp (`root_only`): root alone.
 pub fn may_append(
@@ -74,6 +93,15 @@ mod tests {
             may_write_utmp(&peer(1000, 1000, &[5]), d),
             Err(Errno::EPERM)
         );
+    }
+
+    #[test]
+    fn readers() {
+        assert_eq!(may_read(&peer(1000, 1000, &[]), false), Ok(()));
+        assert_eq!(may_read(&peer(1000, 1000, &[]), true), Err(Errno::EPERM));
+        assert_eq!(may_read(&peer(0, 0, &[]), true), Ok(()));
+        assert_eq!(may_rewrite_log(&peer(1000, 0, &[0])), Err(Errno::EPERM));
+        assert_eq!(may_rewrite_log(&peer(0, 0, &[])), Ok(()));
     }
 
     #[test]

@@ -9,7 +9,8 @@ use crate::sys;
 use crate::Failure;
 use proto::codec::{self, Request, RECORD_SIZE};
 use proto::matching::is_valid_id_query;
-use proto::table::{self, Search};
+use proto::record::LINE_SIZE;
+use proto::table::{self, Cursor};
 use proto::{Errno, Record};
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -31,29 +32,29 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
     let mut session = Session {
         peer,
         store,
-        pos: 0,
+        cursor: Cursor::default(),
         me: policy::Daemon {
             gid: sys::effective_ids().1,
         },
+        daemon: cfg.daemon,
         root_only: cfg.root_only,
     };
-    match cfg.daemon {
-        Daemon::Utmpd => {
-            while let Some(req) = conn.request()? {
-                let reply = session.utmp(req);
-                conn.reply(&reply)?;
+    while let Some(req) = conn.request()? {
+        if let Request::Append(r) = req {
+            if cfg.daemon == Daemon::Wtmpd {
+                // skarnet's wtmpd: one append per connection.
+                return conn.reply(&[codec::status(session.append(&r))]);
             }
-            Ok(())
         }
-        Daemon::Wtmpd => match conn.request()? {
-            None => Ok(()),
-            Some(Request::Append(r)) => conn.reply(&[codec::status(session.append(&r))]),
-            Some(_) => {
-                conn.reply(&[Errno::EPROTO.to_wire()])?;
-                Err(Failure::Protocol("wtmpd serves only '+' (append)".into()))
-            }
-        },
+        let reply = session.handle(req);
+        conn.reply(&reply)?;
+        if reply.first() == Some(&Errno::EPROTO.to_wire()) && reply.len() == 1 {
+            return Err(Failure::Protocol(
+                "request not served by this daemon".into(),
+            ));
+        }
     }
+    Ok(())
 }
 
 /// The client's connection with its deadlines.
@@ -135,9 +136,10 @@ impl Conn<'_> {
 struct Session {
     peer: Peer,
     store: Result<Store, Errno>,
-    /// The base protocol's cursor (record index).
-    pos: u64,
+    /// The base protocol's cursor.
+    cursor: Cursor,
     me: policy::Daemon,
+    daemon: Daemon,
     root_only: bool,
 }
 
@@ -146,54 +148,51 @@ impl Session {
         self.store.as_mut().map_err(|e| *e)
     }
 
-    /// Handles one utmpd request and returns the reply bytes.
-    fn utmp(&mut self, req: Request) -> Vec<u8> {
+    /// Handles one request (utmpd's, or wtmpd's reads) and returns the reply bytes.
+    fn handle(&mut self, req: Request) -> Vec<u8> {
+        let readable = policy::may_read(&self.peer, self.root_only);
         match req {
             Request::Rewind => {
-                self.pos = 0;
+                self.cursor.rewind();
                 vec![0]
-            }
-            Request::Next => {
-                let pos = self.pos;
-                let r = self.store().and_then(|s| s.read(|t| table::next(t, pos)));
-                self.base_found(r)
-            }
-            Request::FindId { kind, id } => {
-                let mut query = Record::EMPTY;
-                query.kind = proto::Kind(kind);
-                query.id = id;
-                let pos = self.pos;
-                let r = self.find_id(pos, &query);
-                self.base_found(r)
-            }
-            Request::FindLine { line } => {
-                let pos = self.pos;
-                let r = self
-                    .store()
-                    .and_then(|s| s.read(|t| table::find_line(t, pos, &line)));
-                self.base_found(r)
-            }
-            Request::Put(record) => {
-                let pos = self.pos;
-                match self.put(pos, &record) {
-                    Ok(p) => {
-                        self.pos = p;
-                        vec![0]
-                    }
-                    Err(e) => vec![e.to_wire()],
-                }
             }
             Request::Version => {
                 let mut out = vec![0];
                 out.extend_from_slice(&codec::encode_version(codec::CAP_BULK | codec::CAP_CURSOR));
                 out
             }
+            Request::Next => {
+                let mut c = self.cursor;
+                let r = readable.and_then(|()| self.store()?.read(|t| table::next(t, &mut c)));
+                self.cursor = c;
+                base_found(r.and_then(|o| o.ok_or(Errno::ESRCH)))
+            }
+            Request::FindId { kind, id } => {
+                let mut query = Record::EMPTY;
+                query.kind = proto::Kind(kind);
+                query.id = id;
+                let mut c = self.cursor;
+                let r = readable.and_then(|()| self.find_id(&mut c, &query));
+                self.cursor = c;
+                base_found(r)
+            }
+            Request::FindLine { line } => {
+                let mut c = self.cursor;
+                let r = readable.and_then(|()| self.find_line(&mut c, &line));
+                self.cursor = c;
+                base_found(r)
+            }
+            Request::Put(record) => {
+                let mut c = self.cursor;
+                let r = self.put(&mut c, &record);
+                self.cursor = c;
+                vec![codec::status(r.map(|_| ()))]
+            }
             Request::Bulk { start, max } => {
                 let max = usize::from(max.min(codec::BULK_MAX));
-                match self
-                    .store()
-                    .and_then(|s| s.read(|t| store::read_run(t, start, max)))
-                {
+                let r =
+                    readable.and_then(|()| self.store()?.read(|t| store::read_run(t, start, max)));
+                match r {
                     Ok(records) => {
                         let mut out = Vec::with_capacity(11 + records.len() * RECORD_SIZE);
                         out.push(0);
@@ -204,56 +203,54 @@ impl Session {
                         }
                         out
                     }
-                    Err(e) => cursor_reply(Err(e), start),
+                    Err(e) => {
+                        let mut out = vec![e.to_wire()];
+                        out.extend_from_slice(&start.to_be_bytes());
+                        out
+                    }
                 }
             }
-            Request::FindIdAt { pos, query } => {
-                let r = self.find_id(pos, &query);
-                found_at(r, pos)
+            Request::FindIdAt { mut cursor, query } => {
+                let r = readable.and_then(|()| self.find_id(&mut cursor, &query));
+                cursor_reply(r.map(|_| ()), None, &cursor)
             }
-            Request::FindLineAt { pos, line } => {
-                let r = self
-                    .store()
-                    .and_then(|s| s.read(|t| table::find_line(t, pos, &line)));
-                found_at(r, pos)
+            Request::FindLineAt { mut cursor, line } => {
+                let r = readable.and_then(|()| self.find_line(&mut cursor, &line));
+                cursor_reply(r.map(|_| ()), None, &cursor)
             }
-            Request::PutAt { pos, record } => match self.put(pos, &record) {
-                Ok(p) => cursor_reply(Ok(()), p),
-                Err(e) => cursor_reply(Err(e), pos),
-            },
-            // wtmpd's opcode: not ours to serve here.
+            Request::PutAt { mut cursor, record } => {
+                let r = self.put(&mut cursor, &record);
+                let appended = r.as_ref().is_ok_and(|p| p.appended);
+                cursor_reply(r.map(|_| ()), Some(appended), &cursor)
+            }
+            // wtmpd's opcode: not utmpd's to serve.
             Request::Append(_) => vec![Errno::EPROTO.to_wire()],
         }
     }
 
-    fn find_id(&mut self, pos: u64, query: &Record) -> Result<Search, Errno> {
+    fn find_id(&mut self, c: &mut Cursor, query: &Record) -> Result<Record, Errno> {
         if !is_valid_id_query(query.kind) {
             return Err(Errno::EINVAL);
         }
-        self.store()?.read(|t| table::find_id(t, pos, query))
+        self.store()?
+            .read(|t| table::find_id(t, c, query))?
+            .ok_or(Errno::ESRCH)
     }
 
-    fn put(&mut self, pos: u64, record: &Record) -> Result<u64, Errno> {
-        policy::may_write_utmp(&self.peer, self.me)?;
-        self.store()?.write(|t| table::put(t, pos, record))
+    fn find_line(&mut self, c: &mut Cursor, line: &[u8; LINE_SIZE]) -> Result<Record, Errno> {
+        self.store()?
+            .read(|t| table::find_line(t, c, line))?
+            .ok_or(Errno::ESRCH)
     }
 
-    /// A base-protocol search reply; moves the connection's cursor.
-    fn base_found(&mut self, r: Result<Search, Errno>) -> Vec<u8> {
-        match r {
-            Ok(Search { pos, found }) => {
-                self.pos = pos;
-                match found {
-                    Some(rec) => {
-                        let mut out = vec![0];
-                        push_record(&mut out, &rec);
-                        out
-                    }
-                    None => vec![Errno::ESRCH.to_wire()],
-                }
-            }
-            Err(e) => vec![e.to_wire()],
+    fn put(&mut self, c: &mut Cursor, record: &Record) -> Result<table::Put, Errno> {
+        match self.daemon {
+            Daemon::Utmpd => policy::may_write_utmp(&self.peer, self.me)?,
+            // wtmp through utmpxname + pututxline: glibc would write it for
+            // root; nobody else writes history in place.
+            Daemon::Wtmpd => policy::may_rewrite_log(&self.peer)?,
         }
+        self.store()?.write(|t| table::put(t, c, record))
     }
 
     fn append(&mut self, record: &Record) -> Result<(), Errno> {
@@ -268,25 +265,24 @@ fn push_record(out: &mut Vec<u8>, r: &Record) {
     out.extend_from_slice(&b);
 }
 
-/// An extension reply: status, then the cursor.
-fn cursor_reply(status: Result<(), Errno>, pos: u64) -> Vec<u8> {
-    let mut out = vec![codec::status(status)];
-    out.extend_from_slice(&pos.to_be_bytes());
-    out
-}
-
-/// An extension search reply: status, cursor, and the record when found.
-fn found_at(r: Result<Search, Errno>, pos: u64) -> Vec<u8> {
+/// A base-protocol reply to a read: status, and the record when found.
+fn base_found(r: Result<Record, Errno>) -> Vec<u8> {
     match r {
-        Ok(Search {
-            pos,
-            found: Some(rec),
-        }) => {
-            let mut out = cursor_reply(Ok(()), pos);
+        Ok(rec) => {
+            let mut out = vec![0];
             push_record(&mut out, &rec);
             out
         }
-        Ok(Search { pos, found: None }) => cursor_reply(Err(Errno::ESRCH), pos),
-        Err(e) => cursor_reply(Err(e), pos),
+        Err(e) => vec![e.to_wire()],
     }
+}
+
+/// An extension reply: status, the `appended` flag of a put, the cursor.
+fn cursor_reply(status: Result<(), Errno>, appended: Option<bool>, c: &Cursor) -> Vec<u8> {
+    let mut out = vec![codec::status(status)];
+    if let Some(a) = appended {
+        out.push(u8::from(a));
+    }
+    out.extend_from_slice(&codec::encode_cursor(c));
+    out
 }

@@ -190,12 +190,15 @@ mod tests {
         let mut s = Store::open(&d.join("utmp"), &d.join("lock"), Layout::Musl).unwrap();
         for i in 0..100u8 {
             let line = [b't', b'0' + i / 10, b'0' + i % 10];
-            s.write(|t| table::put(t, 0, &rec(&line))).unwrap();
+            s.write(|t| table::put(t, &mut table::Cursor::default(), &rec(&line)))
+                .unwrap();
         }
+        let mut c = table::Cursor::default();
         let found = s
-            .read(|t| table::find_line(t, 0, &rec(b"t77").line))
+            .read(|t| table::find_line(t, &mut c, &rec(b"t77").line))
             .unwrap();
-        assert_eq!(found.pos, 78);
+        assert_eq!(found, Some(rec(b"t77")));
+        assert_eq!(c.pos, 78);
         assert_eq!(std::fs::metadata(d.join("utmp")).unwrap().len(), 40_000);
         std::fs::remove_dir_all(d).unwrap();
     }

@@ -12,12 +12,16 @@
 
 use crate::layout::{musl, Layout};
 use crate::record::{Record, ID_SIZE, LINE_SIZE};
+use crate::table::Cursor;
 use crate::Errno;
 
 /// Size of a record on the wire.
 pub const RECORD_SIZE: usize = musl::SIZE;
+/// A cursor on the wire: position (u64), a flag for the last entry, the
+/// last entry.
+pub const CURSOR_SIZE: usize = 8 + 1 + RECORD_SIZE;
 /// The longest request: an opcode, a cursor and a record.
-pub const MAX_REQUEST: usize = 1 + 8 + RECORD_SIZE;
+pub const MAX_REQUEST: usize = 1 + CURSOR_SIZE + RECORD_SIZE;
 /// Version answered by [`Request::Version`].
 pub const VERSION: u32 = 1;
 /// Capability: [`Request::Bulk`].
@@ -60,24 +64,24 @@ pub enum Request {
         /// Most records wanted (the daemon may send fewer).
         max: u16,
     },
-    /// `I` (extension): `getutxid` from cursor `pos` with the whole query.
+    /// `I` (extension): `getutxid` from the client's cursor, with the whole query.
     FindIdAt {
         /// Cursor to search from.
-        pos: u64,
+        cursor: Cursor,
         /// The query.
         query: Record,
     },
-    /// `L` (extension): `getutxline` from cursor `pos`.
+    /// `L` (extension): `getutxline` from the client's cursor.
     FindLineAt {
         /// Cursor to search from.
-        pos: u64,
+        cursor: Cursor,
         /// `ut_line` to look for.
         line: [u8; LINE_SIZE],
     },
-    /// `P` (extension): `pututxline` with the client's cursor `pos`.
+    /// `P` (extension): `pututxline` with the client's cursor.
     PutAt {
         /// The client's cursor.
-        pos: u64,
+        cursor: Cursor,
         /// The entry to write.
         record: Record,
     },
@@ -117,8 +121,8 @@ pub fn body_len(op: u8) -> Option<usize> {
         op::FIND_LINE => LINE_SIZE,
         op::PUT | op::APPEND => RECORD_SIZE,
         op::BULK => 8 + 2,
-        op::FIND_ID_AT | op::PUT_AT => 8 + RECORD_SIZE,
-        op::FIND_LINE_AT => 8 + LINE_SIZE,
+        op::FIND_ID_AT | op::PUT_AT => CURSOR_SIZE + RECORD_SIZE,
+        op::FIND_LINE_AT => CURSOR_SIZE + LINE_SIZE,
         _ => return None,
     })
 }
@@ -145,15 +149,15 @@ pub fn decode_request(op: u8, body: &[u8]) -> Result<Request, Errno> {
             max: u16::from_be_bytes(r.take()),
         },
         op::FIND_ID_AT => Request::FindIdAt {
-            pos: u64::from_be_bytes(r.take()),
+            cursor: r.cursor()?,
             query: r.record()?,
         },
         op::FIND_LINE_AT => Request::FindLineAt {
-            pos: u64::from_be_bytes(r.take()),
+            cursor: r.cursor()?,
             line: r.take(),
         },
         op::PUT_AT => Request::PutAt {
-            pos: u64::from_be_bytes(r.take()),
+            cursor: r.cursor()?,
             record: r.record()?,
         },
         _ => return Err(Errno::EPROTO),
@@ -189,19 +193,19 @@ pub fn encode_request(req: &Request, out: &mut [u8; MAX_REQUEST]) -> usize {
             w.put(&start.to_be_bytes());
             w.put(&max.to_be_bytes());
         }
-        Request::FindIdAt { pos, query } => {
+        Request::FindIdAt { cursor, query } => {
             w.put(&[op::FIND_ID_AT]);
-            w.put(&pos.to_be_bytes());
+            w.put(&encode_cursor(cursor));
             w.record(query);
         }
-        Request::FindLineAt { pos, line } => {
+        Request::FindLineAt { cursor, line } => {
             w.put(&[op::FIND_LINE_AT]);
-            w.put(&pos.to_be_bytes());
+            w.put(&encode_cursor(cursor));
             w.put(line);
         }
-        Request::PutAt { pos, record } => {
+        Request::PutAt { cursor, record } => {
             w.put(&[op::PUT_AT]);
-            w.put(&pos.to_be_bytes());
+            w.put(&encode_cursor(cursor));
             w.record(record);
         }
     }
@@ -231,6 +235,23 @@ pub fn encode_record(r: &Record, out: &mut [u8; RECORD_SIZE]) {
 /// Decodes a wire record.
 pub fn decode_record(b: &[u8; RECORD_SIZE]) -> Record {
     Layout::Musl.decode(b).unwrap_or(Record::EMPTY)
+}
+
+/// Encodes a cursor.
+pub fn encode_cursor(c: &Cursor) -> [u8; CURSOR_SIZE] {
+    let mut out = [0u8; CURSOR_SIZE];
+    let (pos, rest) = out.split_at_mut(8);
+    pos.copy_from_slice(&c.pos.to_be_bytes());
+    if let (Some(last), Some((flag, rec))) = (c.last, rest.split_first_mut()) {
+        *flag = 1;
+        let _ = Layout::Musl.encode(&last, rec);
+    }
+    out
+}
+
+/// Decodes a cursor; a flag other than 0 or 1 is a protocol error.
+pub fn decode_cursor(b: &[u8; CURSOR_SIZE]) -> Result<Cursor, Errno> {
+    Reader(b).cursor()
 }
 
 /// The status byte of a reply.
@@ -280,6 +301,20 @@ impl Reader<'_> {
     fn record(&mut self) -> Result<Record, Errno> {
         let b: [u8; RECORD_SIZE] = self.take();
         Layout::Musl.decode(&b).ok_or(Errno::EPROTO)
+    }
+
+    fn cursor(&mut self) -> Result<Cursor, Errno> {
+        let pos = u64::from_be_bytes(self.take());
+        let [flag] = self.take();
+        let last = self.record()?;
+        match flag {
+            0 => Ok(Cursor { pos, last: None }),
+            1 => Ok(Cursor {
+                pos,
+                last: Some(last),
+            }),
+            _ => Err(Errno::EPROTO),
+        }
     }
 }
 
@@ -338,12 +373,21 @@ mod tests {
                 max: 300,
             },
             Request::FindIdAt {
-                pos: 3,
+                cursor: Cursor { pos: 3, last: None },
                 query: sample(),
             },
-            Request::FindLineAt { pos: 9, line },
+            Request::FindLineAt {
+                cursor: Cursor {
+                    pos: 9,
+                    last: Some(sample()),
+                },
+                line,
+            },
             Request::PutAt {
-                pos: u64::MAX,
+                cursor: Cursor {
+                    pos: u64::MAX,
+                    last: Some(Record::EMPTY),
+                },
                 record: sample(),
             },
         ];
@@ -383,6 +427,13 @@ mod tests {
     fn wrong_body_length_is_a_protocol_error() {
         assert_eq!(decode_request(b'E', &[0u8; 12]), Err(Errno::EPROTO));
         assert_eq!(decode_request(b'z', &[]), Err(Errno::EPROTO));
+    }
+
+    #[test]
+    fn a_bad_cursor_flag_is_a_protocol_error() {
+        let mut b = encode_cursor(&Cursor::default());
+        b[8] = 2;
+        assert_eq!(decode_cursor(&b), Err(Errno::EPROTO));
     }
 
     #[test]

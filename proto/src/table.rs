@@ -150,80 +150,112 @@ pub fn read_full<S: Storage + ?Sized>(
     Ok(done)
 }
 
-/// The outcome of a search: where the cursor ends up, and the entry found.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Search {
-    /// The cursor after the search: one past the match, or the end.
+/// glibc's position in a utmp file: `file_offset` (as a record index) and
+/// `last_entry`, the most recent record a read returned.
+///
+/// `last` is not always the record before `pos`: after a `pututxline`
+/// glibc moves `file_offset` past the slot it wrote but keeps `last_entry`
+/// from the reads the search made. So two `pututxline`s of the same id in
+/// a row, the first of which appended, append twice in glibc; following
+/// glibc exactly, so do we.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// The next record to read.
     pub pos: u64,
-    /// The matching entry, `None` when the search reached the end (`ESRCH`).
-    pub found: Option<Record>,
+    /// The most recent record read, `None` before any.
+    pub last: Option<Record>,
 }
 
-/// `getutxent`: the entry at `pos`, if any. The cursor moves past it.
-pub fn next<S: Storage>(t: &mut Table<S>, pos: u64) -> Result<Search, Errno> {
-    Ok(match t.read(pos)? {
-        Some(r) => Search {
-            pos: pos + 1,
-            found: Some(r),
-        },
-        None => Search { pos, found: None },
-    })
+impl Cursor {
+    /// `setutxent`: back to the start (glibc keeps `last_entry`, but it
+    /// cannot match until something has been read again).
+    pub fn rewind(&mut self) {
+        self.pos = 0;
+    }
+
+    /// glibc's `matches_last_entry`.
+    fn last_matches(&self, data: &Record) -> bool {
+        self.pos > 0 && self.last.is_some_and(|l| matches_id(data, &l))
+    }
 }
 
-/// Forward search from `pos` for the first entry satisfying `pred`.
+/// Reads the record at the cursor: on success it becomes `last` and the
+/// cursor moves past it (glibc's `read_last_entry`).
+fn read_last<S: Storage>(t: &mut Table<S>, c: &mut Cursor) -> Result<Option<Record>, Errno> {
+    let r = t.read(c.pos)?;
+    if let Some(rec) = r {
+        c.pos += 1;
+        c.last = Some(rec);
+    }
+    Ok(r)
+}
+
+/// `getutxent`: the entry at the cursor, `None` at the end.
+pub fn next<S: Storage>(t: &mut Table<S>, c: &mut Cursor) -> Result<Option<Record>, Errno> {
+    read_last(t, c)
+}
+
+/// Forward search from the cursor for the first entry satisfying `pred`;
+/// `None` at the end (`ESRCH`), with the cursor at the end.
 pub fn find<S: Storage>(
     t: &mut Table<S>,
-    mut pos: u64,
+    c: &mut Cursor,
     mut pred: impl FnMut(&Record) -> bool,
-) -> Result<Search, Errno> {
-    while let Some(r) = t.read(pos)? {
-        pos += 1;
+) -> Result<Option<Record>, Errno> {
+    while let Some(r) = read_last(t, c)? {
         if pred(&r) {
-            return Ok(Search {
-                pos,
-                found: Some(r),
-            });
+            return Ok(Some(r));
         }
     }
-    Ok(Search { pos, found: None })
+    Ok(None)
 }
 
 /// `getutxid`: the next entry matching `query` (see [`matches_id`]). The
 /// caller has already refused query types `getutxid` does not accept.
-pub fn find_id<S: Storage>(t: &mut Table<S>, pos: u64, query: &Record) -> Result<Search, Errno> {
-    find(t, pos, |e| matches_id(query, e))
+pub fn find_id<S: Storage>(
+    t: &mut Table<S>,
+    c: &mut Cursor,
+    query: &Record,
+) -> Result<Option<Record>, Errno> {
+    find(t, c, |e| matches_id(query, e))
 }
 
 /// `getutxline`: the next LOGIN_PROCESS or USER_PROCESS entry on `line`.
 pub fn find_line<S: Storage>(
     t: &mut Table<S>,
-    pos: u64,
+    c: &mut Cursor,
     line: &[u8; LINE_SIZE],
-) -> Result<Search, Errno> {
-    find(t, pos, |e| matches_line(line, e))
+) -> Result<Option<Record>, Errno> {
+    find(t, c, |e| matches_line(line, e))
 }
 
-/// `pututxline`: overwrite the entry `getutxid(record)` would find from the
-/// cursor, re-checking the entry just before the cursor first, else append
-/// at the end. Returns the cursor after the write (one past the slot).
-pub fn put<S: Storage>(t: &mut Table<S>, pos: u64, record: &Record) -> Result<u64, Errno> {
-    // glibc re-reads its cached last entry under the write lock.
-    if pos > 0 {
-        if let Some(last) = t.read(pos - 1)? {
-            if matches_id(record, &last) {
-                t.write(pos - 1, record)?;
-                return Ok(pos);
-            }
+/// What a successful `pututxline` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Put {
+    /// It appended (glibc then leaves errno at `ESRCH` from its search).
+    pub appended: bool,
+}
+
+/// `pututxline`, step for step as glibc's `__libc_pututline`: if the last
+/// entry read matches, read back the record before the cursor and
+/// overwrite it if it still matches; else search forward from the cursor;
+/// else append at the last whole record. The cursor ends past the slot
+/// written; on failure it stays where the search left it.
+pub fn put<S: Storage>(t: &mut Table<S>, c: &mut Cursor, data: &Record) -> Result<Put, Errno> {
+    let mut found = false;
+    if c.last_matches(data) {
+        c.pos -= 1;
+        if read_last(t, c)?.is_some() {
+            found = c.last_matches(data);
         }
     }
-    let search = find_id(t, pos, record)?;
-    let slot = match search.found {
-        Some(_) => search.pos - 1,
-        // Append; count() counts whole records, so a torn tail is overwritten.
-        None => t.count()?,
-    };
-    t.write(slot, record)?;
-    Ok(slot + 1)
+    if !found {
+        found = find_id(t, c, data)?.is_some();
+    }
+    let slot = if found { c.pos - 1 } else { t.count()? };
+    t.write(slot, data)?;
+    c.pos = slot + 1;
+    Ok(Put { appended: !found })
 }
 
 #[cfg(test)]
@@ -274,16 +306,23 @@ mod tests {
         r
     }
 
+    fn put_all(t: &mut Table<&mut Mem>, c: &mut Cursor, recs: &[Record]) {
+        for r in recs {
+            put(t, c, r).unwrap();
+        }
+    }
+
     #[test]
     fn put_overwrites_match_and_appends_otherwise() {
         let mut m = Mem::default();
         let mut t = Table::new(&mut m, Layout::Glibc);
         let a = rec(Kind::LOGIN_PROCESS, b"1", b"tty1", b"LOGIN");
         let b = rec(Kind::LOGIN_PROCESS, b"2", b"tty2", b"LOGIN");
-        assert_eq!(put(&mut t, 0, &a).unwrap(), 1);
-        assert_eq!(put(&mut t, 0, &b).unwrap(), 2);
         let a2 = rec(Kind::USER_PROCESS, b"1", b"tty1", b"alice");
-        assert_eq!(put(&mut t, 0, &a2).unwrap(), 1);
+        for r in [a, b, a2] {
+            let mut c = Cursor::default();
+            put(&mut t, &mut c, &r).unwrap();
+        }
         assert_eq!(records(&mut m), [a2, b]);
     }
 
@@ -292,11 +331,29 @@ mod tests {
         let mut m = Mem::default();
         let mut t = Table::new(&mut m, Layout::Musl);
         let a = rec(Kind::USER_PROCESS, b"1", b"tty1", b"alice");
-        put(&mut t, 0, &a).unwrap();
+        let mut c = Cursor::default();
+        put(&mut t, &mut c, &a).unwrap();
+        let mut c = Cursor::default();
+        assert_eq!(find_id(&mut t, &mut c, &a).unwrap(), Some(a));
         // The cursor is past `a`; a forward search would miss it.
         let dead = rec(Kind::DEAD_PROCESS, b"1", b"tty1", b"");
-        assert_eq!(put(&mut t, 1, &dead).unwrap(), 1);
-        assert_eq!(m.0.len(), 400);
+        assert_eq!(put(&mut t, &mut c, &dead).unwrap(), Put { appended: false });
+        assert_eq!(c.pos, 1);
+        assert_eq!(records(&mut m), [dead]);
+    }
+
+    #[test]
+    fn glibc_appends_twice_when_the_last_entry_is_stale() {
+        // Checked against glibc 2.36: setutent; pututline(b); pututline(a);
+        // pututline(a') leaves three records.
+        let mut m = Mem::default();
+        let mut t = Table::new(&mut m, Layout::Glibc);
+        let b = rec(Kind::USER_PROCESS, b"y", b"tty2", b"a");
+        let a = rec(Kind::USER_PROCESS, b"x", b"tty1", b"a");
+        let a2 = rec(Kind::USER_PROCESS, b"x", b"tty1", b"a2");
+        let mut c = Cursor::default();
+        put_all(&mut t, &mut c, &[b, a, a2]);
+        assert_eq!(records(&mut m), [b, a, a2]);
     }
 
     #[test]
@@ -304,28 +361,28 @@ mod tests {
         let mut m = Mem::default();
         let mut t = Table::new(&mut m, Layout::Glibc);
         for (id, line) in [(b"a", b"tty1"), (b"b", b"tty2"), (b"c", b"tty1")] {
-            put(&mut t, 0, &rec(Kind::USER_PROCESS, id, line, b"u")).unwrap();
+            put(
+                &mut t,
+                &mut Cursor::default(),
+                &rec(Kind::USER_PROCESS, id, line, b"u"),
+            )
+            .unwrap();
         }
         let line = rec(Kind::EMPTY, b"", b"tty1", b"").line;
-        let s = find_line(&mut t, 0, &line).unwrap();
-        assert_eq!((s.pos, s.found.unwrap().id[0]), (1, b'a'));
-        let s = find_line(&mut t, s.pos, &line).unwrap();
-        assert_eq!((s.pos, s.found.unwrap().id[0]), (3, b'c'));
-        let s = find_line(&mut t, s.pos, &line).unwrap();
+        let mut c = Cursor::default();
         assert_eq!(
-            s,
-            Search {
-                pos: 3,
-                found: None
-            }
+            find_line(&mut t, &mut c, &line).unwrap().unwrap().id[0],
+            b'a'
         );
+        assert_eq!(c.pos, 1);
         assert_eq!(
-            next(&mut t, 3).unwrap(),
-            Search {
-                pos: 3,
-                found: None
-            }
+            find_line(&mut t, &mut c, &line).unwrap().unwrap().id[0],
+            b'c'
         );
+        assert_eq!(find_line(&mut t, &mut c, &line).unwrap(), None);
+        assert_eq!(c.pos, 3);
+        assert_eq!(next(&mut t, &mut c).unwrap(), None);
+        assert_eq!(c.last.unwrap().id[0], b'c');
     }
 
     #[test]
@@ -333,8 +390,9 @@ mod tests {
         let mut m = Mem::default();
         let mut t = Table::new(&mut m, Layout::Glibc);
         let e = rec(Kind::EMPTY, b"1", b"tty1", b"");
-        put(&mut t, 0, &e).unwrap();
-        put(&mut t, 1, &e).unwrap();
+        let mut c = Cursor::default();
+        assert!(put(&mut t, &mut c, &e).unwrap().appended);
+        assert!(put(&mut t, &mut c, &e).unwrap().appended);
         assert_eq!(records(&mut m).len(), 2);
     }
 
@@ -342,7 +400,12 @@ mod tests {
     fn torn_tail_reads_as_the_end_and_is_cut_by_an_append() {
         let mut m = Mem::default();
         let a = rec(Kind::USER_PROCESS, b"a", b"tty1", b"u");
-        put(&mut Table::new(&mut m, Layout::Glibc), 0, &a).unwrap();
+        put(
+            &mut Table::new(&mut m, Layout::Glibc),
+            &mut Cursor::default(),
+            &a,
+        )
+        .unwrap();
         m.0.extend_from_slice(&[9u8; 100]);
         let mut t = Table::new(&mut m, Layout::Glibc);
         assert_eq!(t.read(1).unwrap(), None);

@@ -16,6 +16,7 @@ mod client;
 mod config;
 mod file;
 mod host;
+mod libutil;
 mod lock;
 mod paths;
 mod ret;
@@ -33,9 +34,19 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     unsafe { libc::abort() }
 }
 
-/// Unwinding is disabled (panic = "abort"), but libcore built for
-/// unwinding still references the personality routine in unoptimised
-/// builds. Release builds do not need it, and do not export it.
-#[cfg(all(not(test), debug_assertions))]
-#[unsafe(no_mangle)]
-extern "C" fn rust_eh_personality() {}
+// Unwinding is disabled (panic = "abort"), but libcore, built for
+// unwinding, references the personality routine from some of its
+// functions. Define it as a *hidden* symbol: exporting a stub named
+// `rust_eh_personality` from a library preloaded into every process could
+// capture the routine of a Rust library loaded later and break its
+// unwinding. It is never called; if it were, it reports a fatal error
+// (_URC_FATAL_PHASE1_ERROR) instead of unwinding through the shim.
+#[cfg(all(not(test), target_arch = "x86_64"))]
+core::arch::global_asm!(
+    ".globl rust_eh_personality",
+    ".hidden rust_eh_personality",
+    ".type rust_eh_personality, @function",
+    "rust_eh_personality:",
+    "mov eax, 3",
+    "ret",
+);

@@ -1,6 +1,7 @@
 //! The C return conventions: the only place that writes errno and makes
 //! NULL, -1 and 0.
 
+use core::ffi::c_int;
 use proto::Errno;
 
 /// Sets the calling thread's errno.
@@ -28,6 +29,38 @@ pub fn ptr_or_end<T>(r: Result<Option<*mut T>, Errno>) -> *mut T {
         Ok(None) => core::ptr::null_mut(),
         Err(e) => ptr_or_null(Err(e)),
     }
+}
+
+/// Like [`ptr_or_null`], but on success errno is set to `leave` when given:
+/// glibc's `pututxline` leaves `ESRCH` from its search after an append.
+pub fn ptr_leaving_errno<T>(r: Result<(*mut T, Option<Errno>), Errno>) -> *mut T {
+    match r {
+        Ok((p, leave)) => {
+            if let Some(e) = leave {
+                set_errno(e);
+            }
+            p
+        }
+        Err(e) => ptr_or_null(Err(e)),
+    }
+}
+
+/// The `_r` convention: 0 on success, -1 at the end with errno untouched,
+/// -1 with errno on failure.
+pub fn zero_or_minus1_end(r: Result<Option<()>, Errno>) -> c_int {
+    match r {
+        Ok(Some(())) => 0,
+        Ok(None) => -1,
+        Err(e) => {
+            set_errno(e);
+            -1
+        }
+    }
+}
+
+/// 0 on success, -1 with errno on failure.
+pub fn zero_or_minus1(r: Result<(), Errno>) -> c_int {
+    zero_or_minus1_end(r.map(Some))
 }
 
 /// For functions that return nothing: the error is still left in errno.

@@ -1,22 +1,30 @@
-//! All per-process state, behind the one lock, and the daemon-backed utmp
-//! session: cursor, read-ahead cache and the daemon's dialect.
+//! All per-process state, behind the one lock: the database named by
+//! `utmpxname`, glibc's cursor, and the session with its backend (a daemon,
+//! or a plain file handled in-process).
 
 use crate::client::{self, Conn, Deadline};
 use crate::config::{self, Service};
+use crate::file::{self, FdStorage};
+use crate::host;
 use crate::lock;
-use crate::sys;
+use crate::paths::{self, Route};
+use crate::sys::{self, Fd};
 use core::cell::UnsafeCell;
+use core::ffi::CStr;
 use core::sync::atomic::{AtomicU64, Ordering};
-use proto::codec::{self, Request, RECORD_SIZE};
+use proto::codec::{self, Request, CURSOR_SIZE, RECORD_SIZE};
 use proto::matching::is_valid_id_query;
 use proto::record::LINE_SIZE;
+use proto::table::{self, Cursor, Put, Table};
 use proto::{Errno, Record};
 
 /// Records fetched per bulk read.
 const CACHE: usize = 128;
+/// Longest name `utmpxname` accepts (PATH_MAX with its NUL).
+const NAME_MAX: usize = 4096;
 
-/// What the daemon at the other end understands. Remembered per process:
-/// a skarnet daemon stays a skarnet daemon.
+/// What a daemon understands. Remembered per process and service: a
+/// skarnet daemon stays a skarnet daemon.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Dialect {
     Unknown,
@@ -26,24 +34,27 @@ enum Dialect {
     Base,
 }
 
-/// The utmp session with utmpd.
-pub struct Utmp {
-    conn: Option<Conn>,
-    dialect: Dialect,
-    /// The cursor (record index) in the extended dialect.
-    pos: u64,
-    /// Records `cache_start..cache_start + cache_len`, in wire form.
-    cache: [u8; CACHE * RECORD_SIZE],
-    cache_start: u64,
-    cache_len: usize,
-}
-
 /// Everything the shim remembers, guarded by [`lock`].
 pub struct State {
     /// The pid that owns the connections: a fork makes them the parent's.
     pid: i32,
-    /// The utmp session.
-    pub utmp: Utmp,
+    /// `utmpxname`'s file, NUL-terminated; empty means the default.
+    name: [u8; NAME_MAX],
+    route: Route,
+    /// Whether the database is "open" (glibc's `file_fd >= 0`).
+    open: bool,
+    /// glibc's `file_offset` and `last_entry`: static, so `last` survives
+    /// `endutxent` and `utmpxname` as it does in glibc.
+    cursor: Cursor,
+    conn: Option<Conn>,
+    dialects: Dialects,
+    /// Records `cache_start..cache_start + cache_len` of a bulk read, in wire form.
+    cache: [u8; CACHE * RECORD_SIZE],
+    cache_start: u64,
+    cache_len: usize,
+    /// The plain file, when `route` is `File`.
+    file: Option<Fd>,
+    writable: bool,
 }
 
 struct Global(UnsafeCell<State>);
@@ -53,14 +64,21 @@ unsafe impl Sync for Global {}
 
 static STATE: Global = Global(UnsafeCell::new(State {
     pid: 0,
-    utmp: Utmp {
-        conn: None,
-        dialect: Dialect::Unknown,
-        pos: 0,
-        cache: [0; CACHE * RECORD_SIZE],
-        cache_start: 0,
-        cache_len: 0,
+    name: [0; NAME_MAX],
+    route: Route::Daemon(Service::Utmpd),
+    open: false,
+    cursor: Cursor { pos: 0, last: None },
+    conn: None,
+    dialects: Dialects {
+        utmpd: Dialect::Unknown,
+        wtmpd: Dialect::Unknown,
+        btmpd: Dialect::Unknown,
     },
+    cache: [0; CACHE * RECORD_SIZE],
+    cache_start: 0,
+    cache_len: 0,
+    file: None,
+    writable: false,
 }));
 
 /// Milliseconds of the per-call deadline, read from the environment once.
@@ -87,56 +105,113 @@ pub fn with<T>(f: impl FnOnce(&mut State, Deadline) -> Result<T, Errno>) -> Resu
     if st.pid != me {
         // Forked: the connection is the parent's. Close our copy of it (the
         // parent's stays open) and reconnect on demand; the cursor and the
-        // cache are ours and stay valid.
-        st.utmp.conn = None;
+        // cache are ours and stay valid. A plain file descriptor is shared
+        // harmlessly, as in glibc (all reads are pread).
+        st.conn = None;
         st.pid = me;
     }
     f(st, dl)
 }
 
-impl Utmp {
-    /// `endutxent`: hang up and forget the cursor.
+/// The dialect of each daemon.
+struct Dialects {
+    utmpd: Dialect,
+    wtmpd: Dialect,
+    btmpd: Dialect,
+}
+
+impl Dialects {
+    fn of(&mut self, s: Service) -> &mut Dialect {
+        match s {
+            Service::Utmpd => &mut self.utmpd,
+            Service::Wtmpd => &mut self.wtmpd,
+            Service::Btmpd => &mut self.btmpd,
+        }
+    }
+}
+
+impl State {
+    /// `utmpxname`: close the database and remember the new name.
+    pub fn set_name(&mut self, name: &CStr) -> Result<(), Errno> {
+        let bytes = name.to_bytes_with_nul();
+        if bytes.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        self.close();
+        if let Some(dst) = self.name.get_mut(..bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        self.route = paths::route(name.to_bytes());
+        Ok(())
+    }
+
+    fn name(&self) -> Result<&CStr, Errno> {
+        CStr::from_bytes_until_nul(&self.name).map_err(|_| Errno::EINVAL)
+    }
+
+    /// `endutxent`.
     pub fn close(&mut self) {
         self.conn = None;
-        self.pos = 0;
+        self.file = None;
+        self.open = false;
         self.cache_len = 0;
     }
 
-    /// `setutxent`: rewind.
-    pub fn rewind(&mut self, dl: Deadline) -> Result<(), Errno> {
-        self.pos = 0;
-        self.cache_len = 0;
-        match (self.dialect, &self.conn) {
-            // A new base connection starts at the beginning anyway.
-            (Dialect::Base, Some(_)) => self.transact(dl, |c, _| {
-                c.send(&Request::Rewind, dl)?;
-                c.recv_status(dl)
-            })?,
-            _ => Ok(()),
+    /// glibc's `maybe_setutent`: open the database on first use.
+    fn ensure_open(&mut self) -> Result<(), Errno> {
+        if !self.open {
+            if self.route == Route::File {
+                self.file = Some(sys::open(self.name()?, libc::O_RDONLY)?);
+                self.writable = false;
+            }
+            self.cursor.pos = 0;
+            self.cache_len = 0;
+            self.open = true;
         }
+        Ok(())
+    }
+
+    /// `setutxent`.
+    pub fn rewind(&mut self, dl: Deadline) -> Result<(), Errno> {
+        let was_open = self.open;
+        self.ensure_open()?;
+        self.cursor.rewind();
+        self.cache_len = 0;
+        if let Route::Daemon(service) = self.route {
+            // A new base connection starts at the beginning anyway.
+            if was_open && self.conn.is_some() && *self.dialects.of(service) == Dialect::Base {
+                self.transact(service, dl, |c, _| {
+                    c.send(&Request::Rewind, dl)?;
+                    c.recv_status(dl)
+                })??;
+            }
+        }
+        Ok(())
     }
 
     /// `getutxent`: the next entry, `None` at the end.
     pub fn next(&mut self, dl: Deadline) -> Result<Option<Record>, Errno> {
-        if let Some(r) = self.cached(self.pos) {
-            self.pos += 1;
+        self.ensure_open()?;
+        let service = match self.route {
+            // A closure, not `table::next`: a fn item is not general over
+            // the storage's lifetime.
+            #[allow(clippy::redundant_closure)]
+            Route::File => return self.with_file(libc::F_RDLCK, dl, |t, c| table::next(t, c)),
+            Route::Daemon(s) => s,
+        };
+        if let Some(r) = self.take_cached() {
             return Ok(Some(r));
         }
-        if self.dialect(dl)? == Dialect::Base {
-            return match self.base_search(dl, &Request::Next) {
+        if self.dialect(service, dl)? == Dialect::Base {
+            return match self.base_read(service, dl, &Request::Next) {
                 Err(e) if e == Errno::ESRCH => Ok(None),
                 other => other.map(Some),
             };
         }
-        let start = self.pos;
-        let n = self.transact(dl, |c, _| {
-            c.send(
-                &Request::Bulk {
-                    start,
-                    max: CACHE as u16,
-                },
-                dl,
-            )?;
+        let start = self.cursor.pos;
+        let n = self.transact(service, dl, |c, _| {
+            let max = CACHE as u16;
+            c.send(&Request::Bulk { start, max }, dl)?;
             let status = c.recv_status(dl)?;
             let end = c.recv_u64(dl)?;
             if let Err(e) = status {
@@ -162,13 +237,12 @@ impl Utmp {
         }
         self.cache_start = start;
         self.cache_len = n;
-        let r = self.cached(self.pos).ok_or(Errno::EIO)?;
-        self.pos += 1;
-        Ok(Some(r))
+        self.take_cached().map(Some).ok_or(Errno::EIO)
     }
 
-    fn cached(&self, index: u64) -> Option<Record> {
-        let k = usize::try_from(index.checked_sub(self.cache_start)?).ok()?;
+    /// The cached record at the cursor, consumed as a read.
+    fn take_cached(&mut self) -> Option<Record> {
+        let k = usize::try_from(self.cursor.pos.checked_sub(self.cache_start)?).ok()?;
         if k >= self.cache_len {
             return None;
         }
@@ -177,67 +251,124 @@ impl Utmp {
             .get(k * RECORD_SIZE..(k + 1) * RECORD_SIZE)?
             .try_into()
             .ok()?;
-        Some(codec::decode_record(b))
+        let r = codec::decode_record(b);
+        self.cursor.pos += 1;
+        self.cursor.last = Some(r);
+        Some(r)
     }
 
     /// `getutxid`.
     pub fn find_id(&mut self, query: &Record, dl: Deadline) -> Result<Record, Errno> {
+        // glibc refuses the type before it opens anything.
         if !is_valid_id_query(query.kind) {
             return Err(Errno::EINVAL);
         }
+        self.ensure_open()?;
         self.cache_len = 0;
-        if self.dialect(dl)? == Dialect::Base {
+        let service = match self.route {
+            Route::File => {
+                return self
+                    .with_file(libc::F_RDLCK, dl, |t, c| table::find_id(t, c, query))?
+                    .ok_or(Errno::ESRCH)
+            }
+            Route::Daemon(s) => s,
+        };
+        if self.dialect(service, dl)? == Dialect::Base {
             let req = Request::FindId {
                 kind: query.kind.0,
                 id: query.id,
             };
-            return self.base_search(dl, &req);
+            return self.base_read(service, dl, &req);
         }
         let req = Request::FindIdAt {
-            pos: self.pos,
+            cursor: self.cursor,
             query: *query,
         };
-        self.cursor_search(dl, &req)
+        self.cursor_search(service, dl, &req)
     }
 
     /// `getutxline`.
     pub fn find_line(&mut self, line: &[u8; LINE_SIZE], dl: Deadline) -> Result<Record, Errno> {
+        self.ensure_open()?;
         self.cache_len = 0;
-        if self.dialect(dl)? == Dialect::Base {
-            return self.base_search(dl, &Request::FindLine { line: *line });
+        let service = match self.route {
+            Route::File => {
+                return self
+                    .with_file(libc::F_RDLCK, dl, |t, c| table::find_line(t, c, line))?
+                    .ok_or(Errno::ESRCH)
+            }
+            Route::Daemon(s) => s,
+        };
+        if self.dialect(service, dl)? == Dialect::Base {
+            return self.base_read(service, dl, &Request::FindLine { line: *line });
         }
         let req = Request::FindLineAt {
-            pos: self.pos,
+            cursor: self.cursor,
             line: *line,
         };
-        self.cursor_search(dl, &req)
+        self.cursor_search(service, dl, &req)
     }
 
     /// `pututxline`.
-    pub fn put(&mut self, record: &Record, dl: Deadline) -> Result<(), Errno> {
+    pub fn put(&mut self, record: &Record, dl: Deadline) -> Result<Put, Errno> {
+        self.ensure_open()?;
         self.cache_len = 0;
-        if self.dialect(dl)? == Dialect::Base {
-            return self.transact(dl, |c, _| {
+        let service = match self.route {
+            Route::File => {
+                if !self.writable {
+                    // glibc reopens read-write only now, with the caller's rights.
+                    self.file = Some(sys::open(self.name()?, libc::O_RDWR)?);
+                    self.writable = true;
+                }
+                return self.with_file(libc::F_WRLCK, dl, |t, c| table::put(t, c, record));
+            }
+            Route::Daemon(s) => s,
+        };
+        if self.dialect(service, dl)? == Dialect::Base {
+            self.transact(service, dl, |c, _| {
                 c.send(&Request::Put(*record), dl)?;
                 c.recv_status(dl)
-            })?;
+            })??;
+            return Ok(Put { appended: false });
         }
         let req = Request::PutAt {
-            pos: self.pos,
+            cursor: self.cursor,
             record: *record,
         };
-        let (status, pos) = self.transact(dl, |c, _| {
+        let (status, appended, cursor) = self.transact(service, dl, |c, _| {
             c.send(&req, dl)?;
             let status = c.recv_status(dl)?;
-            Ok((status, c.recv_u64(dl)?))
+            let mut flag = [0u8; 1];
+            c.recv(&mut flag, dl)?;
+            Ok((status, flag[0] != 0, recv_cursor(c, dl)?))
         })?;
-        self.pos = pos;
-        status
+        self.cursor = cursor;
+        status.map(|()| Put { appended })
     }
 
-    /// A base-protocol request answered by a status and, on success, a record.
-    fn base_search(&mut self, dl: Deadline, req: &Request) -> Result<Record, Errno> {
-        self.transact(dl, |c, _| {
+    /// Runs `f` on the plain file under glibc's lock of `kind`.
+    fn with_file<T>(
+        &mut self,
+        kind: libc::c_int,
+        dl: Deadline,
+        f: impl FnOnce(&mut Table<FdStorage>, &mut Cursor) -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        let fd = self.file.as_ref().ok_or(Errno::EBADF)?;
+        file::lock(fd, kind, dl)?;
+        let mut t = Table::new(FdStorage(fd), host::layout());
+        let r = f(&mut t, &mut self.cursor);
+        let _ = sys::try_lock(fd, libc::F_UNLCK);
+        r
+    }
+
+    /// A base-protocol read answered by a status and, on success, a record.
+    fn base_read(
+        &mut self,
+        service: Service,
+        dl: Deadline,
+        req: &Request,
+    ) -> Result<Record, Errno> {
+        self.transact(service, dl, |c, _| {
             c.send(req, dl)?;
             Ok(match c.recv_status(dl)? {
                 Ok(()) => Ok(recv_record(c, dl)?),
@@ -246,69 +377,69 @@ impl Utmp {
         })?
     }
 
-    /// An extension search: status, cursor, and the record when found.
-    fn cursor_search(&mut self, dl: Deadline, req: &Request) -> Result<Record, Errno> {
-        let (found, pos) = self.transact(dl, |c, _| {
+    /// An extension search: status and cursor; the entry found is the
+    /// cursor's last entry.
+    fn cursor_search(
+        &mut self,
+        service: Service,
+        dl: Deadline,
+        req: &Request,
+    ) -> Result<Record, Errno> {
+        let (status, cursor) = self.transact(service, dl, |c, _| {
             c.send(req, dl)?;
             let status = c.recv_status(dl)?;
-            let pos = c.recv_u64(dl)?;
-            Ok(match status {
-                Ok(()) => (Ok(recv_record(c, dl)?), pos),
-                Err(e) => (Err(e), pos),
-            })
+            Ok((status, recv_cursor(c, dl)?))
         })?;
-        self.pos = pos;
-        found
+        self.cursor = cursor;
+        status?;
+        cursor.last.ok_or(Errno::EPROTO)
     }
 
-    /// The dialect, probing the daemon on first contact.
-    fn dialect(&mut self, dl: Deadline) -> Result<Dialect, Errno> {
-        if self.dialect == Dialect::Unknown {
-            let conn = Conn::connect(config::socket(Service::Utmpd), dl)?;
+    /// The dialect of `service`, probing the daemon on first contact.
+    fn dialect(&mut self, service: Service, dl: Deadline) -> Result<Dialect, Errno> {
+        if *self.dialects.of(service) == Dialect::Unknown {
+            let conn = Conn::connect(config::socket(service), dl)?;
             conn.send(&Request::Version, dl)?;
-            let answer = match conn.recv_status(dl) {
+            let d = match conn.recv_status(dl) {
                 Ok(Ok(())) => {
                     let mut b = [0u8; 8];
                     conn.recv(&mut b, dl)?;
                     let (_, caps) = codec::decode_version(&b);
                     let want = codec::CAP_BULK | codec::CAP_CURSOR;
                     if caps & want == want {
-                        Some(Dialect::Extended)
+                        Dialect::Extended
                     } else {
-                        Some(Dialect::Base)
+                        Dialect::Base
                     }
                 }
-                // skarnet's daemon closes the connection on an unknown opcode.
-                Ok(Err(_)) => Some(Dialect::Base),
-                Err(e) if client::is_lost(e) => None,
+                // skarnet's daemon closes the connection on an unknown
+                // opcode; a daemon that refuses it is no better.
+                Ok(Err(_)) => Dialect::Base,
+                Err(e) if client::is_lost(e) => Dialect::Base,
                 Err(e) => return Err(e),
             };
-            match answer {
-                Some(d) => {
-                    self.dialect = d;
-                    self.conn = (d == Dialect::Extended).then_some(conn);
-                }
-                None => self.dialect = Dialect::Base,
-            }
+            *self.dialects.of(service) = d;
+            self.conn = (d == Dialect::Extended).then_some(conn);
         }
-        Ok(self.dialect)
+        Ok(*self.dialects.of(service))
     }
 
-    /// Runs one exchange on the connection, connecting first if needed. A
+    /// Runs one exchange with `service`, connecting first if needed. A
     /// broken connection is dropped; in the extended dialect, whose
     /// requests carry their cursor, a reused connection that turns out to
     /// be dead (the daemon's idle timeout) is retried once on a new one.
     fn transact<T>(
         &mut self,
+        service: Service,
         dl: Deadline,
         f: impl Fn(&Conn, Dialect) -> Result<T, Errno>,
     ) -> Result<T, Errno> {
-        let dialect = self.dialect(dl)?;
+        let dialect = self.dialect(service, dl)?;
         let mut retried = false;
         loop {
             let fresh = self.conn.is_none();
             if fresh {
-                self.conn = Some(Conn::connect(config::socket(Service::Utmpd), dl)?);
+                self.conn = Some(Conn::connect(config::socket(service), dl)?);
             }
             let conn = self.conn.as_ref().ok_or(Errno::EIO)?;
             match f(conn, dialect) {
@@ -330,4 +461,10 @@ fn recv_record(c: &Conn, dl: Deadline) -> Result<Record, Errno> {
     let mut b = [0u8; RECORD_SIZE];
     c.recv(&mut b, dl)?;
     Ok(codec::decode_record(&b))
+}
+
+fn recv_cursor(c: &Conn, dl: Deadline) -> Result<Cursor, Errno> {
+    let mut b = [0u8; CURSOR_SIZE];
+    c.recv(&mut b, dl)?;
+    codec::decode_cursor(&b)
 }

@@ -40,6 +40,22 @@ pub fn monotonic_ms() -> u64 {
     s as u64 * 1000 + ns as u64 / 1_000_000
 }
 
+/// `CLOCK_REALTIME` as (seconds, microseconds).
+pub fn realtime() -> (i64, i64) {
+    let (s, ns) = clock(libc::CLOCK_REALTIME);
+    (s, ns / 1000)
+}
+
+/// The terminal on descriptor `fd`, as `ttyname_r` writes it into `buf`.
+pub fn ttyname(fd: c_int, buf: &mut [u8]) -> Option<&CStr> {
+    // SAFETY: `buf` is live and writable for its length.
+    let ret = unsafe { libc::ttyname_r(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if ret != 0 {
+        return None;
+    }
+    CStr::from_bytes_until_nul(buf).ok()
+}
+
 fn clock(id: libc::clockid_t) -> (i64, i64) {
     let mut ts = libc::timespec {
         tv_sec: 0,

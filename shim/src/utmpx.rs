@@ -1,4 +1,5 @@
-//! `<utmpx.h>`: the POSIX functions and glibc's `updwtmpx`.
+//! `<utmpx.h>`: the POSIX functions and glibc's `utmpxname`, `updwtmpx`,
+//! `getutmp`, `getutmpx`.
 //!
 //! Each export converts its C arguments, calls one safe function and hands
 //! the result to [`crate::ret`]. Records cross the boundary in the host's
@@ -12,7 +13,7 @@ use crate::paths::{self, Route};
 use crate::ret;
 use crate::state;
 use core::cell::UnsafeCell;
-use core::ffi::{c_char, CStr};
+use core::ffi::{c_char, c_int, CStr};
 use libc::utmpx;
 use proto::layout::MAX_SIZE;
 use proto::{Errno, Record};
@@ -61,89 +62,18 @@ pub unsafe fn read_arg(ut: *const utmpx) -> Result<Record, Errno> {
     layout.decode(bytes).ok_or(Errno::EINVAL)
 }
 
-/// `setutxent()` — rewind the utmp database.
-#[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn setutxent() {
-    ret::discard(ret::keep_errno(|| state::with(|st, dl| st.utmp.rewind(dl))));
-}
-
-/// `endutxent()` — close the utmp database.
-#[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn endutxent() {
-    ret::discard(ret::keep_errno(|| {
-        state::with(|st, _| {
-            st.utmp.close();
-            Ok(())
-        })
-    }));
-}
-
-/// `getutxent()` — the next entry; NULL at the end with errno untouched
-/// (glibc), or NULL with errno on failure.
-#[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn getutxent() -> *mut utmpx {
-    ret::ptr_or_end(ret::keep_errno(|| {
-        state::with(|st, dl| Ok(st.utmp.next(dl)?.map(|r| ENT.fill(&r))))
-    }))
-}
-
-/// `getutxid(ut)` — the next entry matching `ut`'s type and id (or line);
-/// NULL with ESRCH when there is none, EINVAL for a type it cannot match.
-#[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn getutxid(ut: *const utmpx) -> *mut utmpx {
-    // SAFETY: the caller passes NULL or a struct utmpx.
-    let query = unsafe { read_arg(ut) };
-    ret::ptr_or_null(ret::keep_errno(|| {
-        query.and_then(|q| state::with(|st, dl| Ok(ID.fill(&st.utmp.find_id(&q, dl)?))))
-    }))
-}
-
-/// `getutxline(ut)` — the next LOGIN_PROCESS or USER_PROCESS entry on
-/// `ut->ut_line`; NULL with ESRCH when there is none.
-#[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn getutxline(ut: *const utmpx) -> *mut utmpx {
-    // SAFETY: the caller passes NULL or a struct utmpx.
-    let query = unsafe { read_arg(ut) };
-    ret::ptr_or_null(ret::keep_errno(|| {
-        query.and_then(|q| state::with(|st, dl| Ok(LINE.fill(&st.utmp.find_line(&q.line, dl)?))))
-    }))
-}
-
-/// `pututxline(ut)` — write `ut` over the entry `getutxid` would find, or
-/// append it. Returns a pointer to a copy (POSIX; glibc returns `ut`
-/// itself), NULL with errno (EPERM when the daemon refuses) on failure.
-#[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn pututxline(ut: *const utmpx) -> *mut utmpx {
-    // SAFETY: the caller passes NULL or a struct utmpx.
-    let record = unsafe { read_arg(ut) };
-    ret::ptr_or_null(ret::keep_errno(|| {
-        record.and_then(|r| {
-            state::with(|st, dl| {
-                st.utmp.put(&r, dl)?;
-                Ok(PUT.fill(&r))
-            })
-        })
-    }))
-}
-
-/// `updwtmpx(file, ut)` — append `ut` to the wtmp-format `file`: through
-/// wtmpd (or the btmp wtmpd) for the system names, in-process for others.
-#[unsafe(no_mangle)]
-pub(crate) unsafe extern "C" fn updwtmpx(file: *const c_char, ut: *const utmpx) {
-    // SAFETY: the caller passes NULL or a struct utmpx.
-    let record = unsafe { read_arg(ut) };
-    // SAFETY: the caller passes NULL or a NUL-terminated path.
-    let path = unsafe { c_path(file) };
-    ret::discard(ret::keep_errno(|| record.and_then(|r| append(path?, &r))));
-}
-
-/// Appends `record` to the wtmp-format file `path`.
-pub fn append(path: &CStr, record: &Record) -> Result<(), Errno> {
-    let dl = state::deadline();
-    match paths::route(path.to_bytes()) {
-        Route::Daemon(service) => client::append(config::socket(service), record, dl),
-        Route::File => file::append(path, host::layout(), record, dl),
+/// Writes `r` into the caller's struct.
+///
+/// # Safety
+/// `ut` is NULL or points to a writable `struct utmpx` of the host's layout.
+pub unsafe fn write_arg(ut: *mut utmpx, r: &Record) -> Result<(), Errno> {
+    if ut.is_null() {
+        return Err(Errno::EFAULT);
     }
+    let layout = host::layout();
+    // SAFETY: the caller's struct is `layout.size()` writable bytes.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(ut.cast::<u8>(), layout.size()) };
+    layout.encode(r, bytes).ok_or(Errno::EINVAL)
 }
 
 /// A C path argument.
@@ -158,6 +88,130 @@ pub unsafe fn c_path<'a>(p: *const c_char) -> Result<&'a CStr, Errno> {
     Ok(unsafe { CStr::from_ptr(p) })
 }
 
+// The safe operations, shared by the utmpx names, their utmp.h twins and
+// the `_r` variants.
+
+/// `getutxent`'s work: the next entry, `None` at the end.
+pub fn next() -> Result<Option<Record>, Errno> {
+    ret::keep_errno(|| state::with(|st, dl| st.next(dl)))
+}
+
+/// `getutxid`'s work.
+pub fn find_id(query: Record) -> Result<Record, Errno> {
+    ret::keep_errno(|| state::with(|st, dl| st.find_id(&query, dl)))
+}
+
+/// `getutxline`'s work.
+pub fn find_line(query: Record) -> Result<Record, Errno> {
+    ret::keep_errno(|| state::with(|st, dl| st.find_line(&query.line, dl)))
+}
+
+/// `utmpxname`'s work.
+pub fn set_name(name: &CStr) -> Result<(), Errno> {
+    ret::keep_errno(|| state::with(|st, _| st.set_name(name)))
+}
+
+/// Appends `record` to the wtmp-format file `path`: through wtmpd (or the
+/// btmp wtmpd) for the system names, in-process for any other file.
+pub fn append(path: &CStr, record: &Record) -> Result<(), Errno> {
+    let dl = state::deadline();
+    ret::keep_errno(|| match paths::route(path.to_bytes()) {
+        Route::Daemon(service) => client::append(config::socket(service), record, dl),
+        Route::File => file::append(path, host::layout(), record, dl),
+    })
+}
+
+/// `setutxent()` — rewind the utmp database (opening it if needed).
+#[unsafe(no_mangle)]
+pub(crate) unsafe extern "C" fn setutxent() {
+    ret::discard(ret::keep_errno(|| state::with(|st, dl| st.rewind(dl))));
+}
+
+/// `endutxent()` — close the utmp database.
+#[unsafe(no_mangle)]
+pub(crate) unsafe extern "C" fn endutxent() {
+    ret::discard(ret::keep_errno(|| {
+        state::with(|st, _| {
+            st.close();
+            Ok(())
+        })
+    }));
+}
+
+/// `getutxent()` — the next entry; NULL at the end with errno untouched
+/// (glibc), or NULL with errno on failure.
+#[unsafe(no_mangle)]
+pub(crate) unsafe extern "C" fn getutxent() -> *mut utmpx {
+    ret::ptr_or_end(next().map(|o| o.map(|r| ENT.fill(&r))))
+}
+
+/// `getutxid(ut)` — the next entry matching `ut`'s type and id (or line);
+/// NULL with ESRCH when there is none, EINVAL for a type it cannot match.
+#[unsafe(no_mangle)]
+pub(crate) unsafe extern "C" fn getutxid(ut: *const utmpx) -> *mut utmpx {
+    // SAFETY: the caller passes NULL or a struct utmpx.
+    let query = unsafe { read_arg(ut) };
+    ret::ptr_or_null(query.and_then(find_id).map(|r| ID.fill(&r)))
+}
+
+/// `getutxline(ut)` — the next LOGIN_PROCESS or USER_PROCESS entry on
+/// `ut->ut_line`; NULL with ESRCH when there is none.
+#[unsafe(no_mangle)]
+pub(crate) unsafe extern "C" fn getutxline(ut: *const utmpx) -> *mut utmpx {
+    // SAFETY: the caller passes NULL or a struct utmpx.
+    let query = unsafe { read_arg(ut) };
+    ret::ptr_or_null(query.and_then(find_line).map(|r| LINE.fill(&r)))
+}
+
+/// `pututxline(ut)` — write `ut` over the entry `getutxid` would find, or
+/// append it. Returns a pointer to a copy (POSIX; glibc returns `ut`
+/// itself), NULL with errno (EPERM when the daemon refuses) on failure.
+/// After an append errno is ESRCH, as glibc leaves it.
+#[unsafe(no_mangle)]
+pub(crate) unsafe extern "C" fn pututxline(ut: *const utmpx) -> *mut utmpx {
+    // SAFETY: the caller passes NULL or a struct utmpx.
+    let record = unsafe { read_arg(ut) };
+    ret::ptr_leaving_errno(record.and_then(|r| {
+        let put = ret::keep_errno(|| state::with(|st, dl| st.put(&r, dl)))?;
+        Ok((PUT.fill(&r), put.appended.then_some(Errno::ESRCH)))
+    }))
+}
+
+/// `utmpxname(file)` — use `file` from now on: the system utmp names go to
+/// utmpd, the wtmp and btmp names to their wtmpd (reads), any other path is
+/// a plain file. 0, even if the file does not exist (glibc).
+#[unsafe(no_mangle)]
+pub(crate) unsafe extern "C" fn utmpxname(file: *const c_char) -> c_int {
+    // SAFETY: the caller passes NULL or a NUL-terminated path.
+    let path = unsafe { c_path(file) };
+    ret::zero_or_minus1(path.and_then(set_name))
+}
+
+/// `updwtmpx(file, ut)` — append `ut` to the wtmp-format `file`.
+#[unsafe(no_mangle)]
+pub(crate) unsafe extern "C" fn updwtmpx(file: *const c_char, ut: *const utmpx) {
+    // SAFETY: the caller passes NULL or a struct utmpx.
+    let record = unsafe { read_arg(ut) };
+    // SAFETY: the caller passes NULL or a NUL-terminated path.
+    let path = unsafe { c_path(file) };
+    ret::discard(record.and_then(|r| append(path?, &r)));
+}
+
+/// `getutmp(ux, u)` — copy a `struct utmpx` into a `struct utmp` (the same
+/// layout in glibc and musl).
+#[unsafe(no_mangle)]
+pub(crate) unsafe extern "C" fn getutmp(ux: *const utmpx, u: *mut utmpx) {
+    // SAFETY: the caller passes a struct utmpx to read and a struct utmp to write.
+    ret::discard(unsafe { read_arg(ux).and_then(|r| write_arg(u, &r)) });
+}
+
+/// `getutmpx(u, ux)` — copy a `struct utmp` into a `struct utmpx`.
+#[unsafe(no_mangle)]
+pub(crate) unsafe extern "C" fn getutmpx(u: *const utmpx, ux: *mut utmpx) {
+    // SAFETY: the caller passes a struct utmp to read and a struct utmpx to write.
+    ret::discard(unsafe { read_arg(u).and_then(|r| write_arg(ux, &r)) });
+}
+
 /// The exports have the C library's signatures, as the `libc` crate declares them.
 const _: () = {
     let _: [unsafe extern "C" fn(); 4] = [setutxent, libc::setutxent, endutxent, libc::endutxent];
@@ -170,4 +224,5 @@ const _: () = {
         pututxline,
         libc::pututxline,
     ];
+    let _: [unsafe extern "C" fn(*const c_char) -> c_int; 2] = [utmpxname, libc::utmpxname];
 };
