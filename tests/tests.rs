@@ -1,9 +1,11 @@
 //! Integration tests: the built shim and daemons against real programs.
 //! Run through `scripts/test`, which builds everything they use.
 
+mod differential;
 mod e2e;
 mod faults;
 mod hosts;
 mod launch;
+mod programs;
 mod security;
 mod symbols;

@@ -322,6 +322,7 @@ pub struct Run {
     cmd: Command,
     user: Option<String>,
     stdin: Option<Vec<u8>>,
+    stdin_file: Option<fs::File>,
     timeout: Duration,
     desc: String,
 }
@@ -338,6 +339,7 @@ impl Run {
             cmd,
             user: None,
             stdin: None,
+            stdin_file: None,
             timeout: Duration::from_secs(30),
             desc,
         }
@@ -377,6 +379,12 @@ impl Run {
         self
     }
 
+    /// Gives the program `file` (a terminal, say) as standard input.
+    pub fn stdin_file(mut self, file: fs::File) -> Run {
+        self.stdin_file = Some(file);
+        self
+    }
+
     /// Kills the program after `t`.
     pub fn timeout(mut self, t: Duration) -> Run {
         self.timeout = t;
@@ -405,12 +413,13 @@ impl Run {
             }
         };
         let start = Instant::now();
+        let stdin = match (self.stdin_file.take(), &self.stdin) {
+            (Some(f), _) => Stdio::from(f),
+            (None, Some(_)) => Stdio::piped(),
+            (None, None) => Stdio::null(),
+        };
         let mut child = cmd
-            .stdin(if self.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -556,6 +565,21 @@ pub fn open_pty() -> (fs::File, String) {
         assert_eq!(libc::ioctl(fd, libc::TIOCGPTN, &mut n), 0, "ptsname");
     }
     (master, format!("/dev/pts/{n}"))
+}
+
+/// Polls `f` every 20 ms for up to 10 s until it returns `Some`.
+pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The lines of `s` that contain `needle`.

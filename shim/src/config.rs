@@ -1,8 +1,11 @@
-//! Settings from the environment, read on first use (never at load time)
-//! and ignored in secure-execution processes: a user must not point a
-//! setuid `login` at a socket of their own.
+//! Settings from the environment, taken once when the shim is loaded (a
+//! constructor: `login` and `su` clear their environment before they
+//! write utmp, and must still reach the same daemons) and ignored in
+//! secure-execution processes: a user must not point a setuid `login` at
+//! a socket of their own.
 
 use crate::sys;
+use core::cell::UnsafeCell;
 use core::ffi::CStr;
 
 /// Default socket of utmps-utmpd (skarnet's path).
@@ -13,6 +16,9 @@ pub const WTMPD_SOCKET: &[u8] = b"/run/utmps/.wtmpd-socket";
 pub const BTMPD_SOCKET: &[u8] = b"/run/utmps/.btmpd-socket";
 /// Default deadline of one call.
 pub const TIMEOUT_MS: u64 = 2000;
+
+/// Room for a socket path (`sun_path` is 108 bytes with its NUL).
+const PATH_MAX: usize = 107;
 
 /// Which daemon a request goes to.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -25,32 +31,109 @@ pub enum Service {
     Btmpd,
 }
 
-/// The socket path of `service`.
+/// A socket path; length 0 marks a value too long for a socket address.
+#[derive(Clone, Copy)]
+struct Path {
+    bytes: [u8; PATH_MAX],
+    len: usize,
+}
+
+impl Path {
+    // A const fn cannot use `get`; the loop condition bounds both indices.
+    #[allow(clippy::indexing_slicing)]
+    const fn new(s: &[u8]) -> Path {
+        let mut bytes = [0u8; PATH_MAX];
+        let mut i = 0;
+        while i < s.len() && i < PATH_MAX {
+            bytes[i] = s[i];
+            i += 1;
+        }
+        Path { bytes, len: i }
+    }
+
+    fn get(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+}
+
+struct Config {
+    utmpd: Path,
+    wtmpd: Path,
+    btmpd: Path,
+    timeout_ms: u64,
+}
+
+struct Global(UnsafeCell<Config>);
+
+// SAFETY: written only by the constructor, which the dynamic loader runs
+// before any code can call into the shim; read-only afterwards.
+unsafe impl Sync for Global {}
+
+static CONFIG: Global = Global(UnsafeCell::new(Config {
+    utmpd: Path::new(UTMPD_SOCKET),
+    wtmpd: Path::new(WTMPD_SOCKET),
+    btmpd: Path::new(BTMPD_SOCKET),
+    timeout_ms: TIMEOUT_MS,
+}));
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static LOAD: extern "C" fn() = load;
+
+/// Reads the `UTMPS_*` variables.
+extern "C" fn load() {
+    if sys::secure_exec() {
+        return;
+    }
+    // SAFETY: constructors run before anything else can reach CONFIG.
+    let cfg = unsafe { &mut *CONFIG.0.get() };
+    for (var, slot) in [
+        (c"UTMPS_UTMPD_SOCKET", &mut cfg.utmpd),
+        (c"UTMPS_WTMPD_SOCKET", &mut cfg.wtmpd),
+        (c"UTMPS_BTMPD_SOCKET", &mut cfg.btmpd),
+    ] {
+        if let Some(v) = env(var) {
+            *slot = if v.len() <= PATH_MAX {
+                Path::new(v)
+            } else {
+                Path {
+                    bytes: [0; PATH_MAX],
+                    len: 0,
+                }
+            };
+        }
+    }
+    if let Some(ms) = env(c"UTMPS_TIMEOUT_MS")
+        .and_then(parse_u64)
+        .filter(|&ms| ms > 0)
+    {
+        cfg.timeout_ms = ms;
+    }
+}
+
+fn env(name: &CStr) -> Option<&'static [u8]> {
+    sys::getenv(name).filter(|v| !v.is_empty())
+}
+
+fn config() -> &'static Config {
+    // SAFETY: read-only after the constructor (see the Sync impl).
+    unsafe { &*CONFIG.0.get() }
+}
+
+/// The socket path of `service` (empty when the variable was too long,
+/// which fails the connection with ENAMETOOLONG).
 pub fn socket(service: Service) -> &'static [u8] {
-    let (var, default) = match service {
-        Service::Utmpd => (c"UTMPS_UTMPD_SOCKET", UTMPD_SOCKET),
-        Service::Wtmpd => (c"UTMPS_WTMPD_SOCKET", WTMPD_SOCKET),
-        Service::Btmpd => (c"UTMPS_BTMPD_SOCKET", BTMPD_SOCKET),
-    };
-    trusted_env(var)
-        .filter(|v| !v.is_empty())
-        .unwrap_or(default)
+    let c = config();
+    match service {
+        Service::Utmpd => c.utmpd.get(),
+        Service::Wtmpd => c.wtmpd.get(),
+        Service::Btmpd => c.btmpd.get(),
+    }
 }
 
 /// The deadline of one call in milliseconds (`UTMPS_TIMEOUT_MS`).
 pub fn timeout_ms() -> u64 {
-    trusted_env(c"UTMPS_TIMEOUT_MS")
-        .and_then(parse_u64)
-        .filter(|&ms| ms > 0)
-        .unwrap_or(TIMEOUT_MS)
-}
-
-fn trusted_env(name: &CStr) -> Option<&'static [u8]> {
-    if sys::secure_exec() {
-        None
-    } else {
-        sys::getenv(name)
-    }
+    config().timeout_ms
 }
 
 fn parse_u64(s: &[u8]) -> Option<u64> {
@@ -70,5 +153,10 @@ mod tests {
         assert_eq!(super::parse_u64(b""), None);
         assert_eq!(super::parse_u64(b"12x"), None);
         assert_eq!(super::parse_u64(b"9999999999999"), None);
+    }
+
+    #[test]
+    fn long_paths_are_cut_only_by_the_marker() {
+        assert_eq!(super::Path::new(b"/run/x").get(), b"/run/x");
     }
 }

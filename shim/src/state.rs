@@ -11,7 +11,6 @@ use crate::paths::{self, Route};
 use crate::sys::{self, Fd};
 use core::cell::UnsafeCell;
 use core::ffi::CStr;
-use core::sync::atomic::{AtomicU64, Ordering};
 use proto::codec::{self, Request, CURSOR_SIZE, RECORD_SIZE};
 use proto::matching::is_valid_id_query;
 use proto::record::LINE_SIZE;
@@ -81,17 +80,9 @@ static STATE: Global = Global(UnsafeCell::new(State {
     writable: false,
 }));
 
-/// Milliseconds of the per-call deadline, read from the environment once.
-static TIMEOUT_MS: AtomicU64 = AtomicU64::new(0);
-
 /// A deadline for a call starting now.
 pub fn deadline() -> Deadline {
-    let mut ms = TIMEOUT_MS.load(Ordering::Relaxed);
-    if ms == 0 {
-        ms = config::timeout_ms();
-        TIMEOUT_MS.store(ms, Ordering::Relaxed);
-    }
-    Deadline::after(ms)
+    Deadline::after(config::timeout_ms())
 }
 
 /// Runs `f` on the state under the lock, within one call's deadline.

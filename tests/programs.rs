@@ -1,0 +1,233 @@
+//! Real login programs and log readers under the shim.
+
+use std::process::{Command, Stdio};
+use util::{
+    c_program, ensure_user, eventually, lines_with, musl_real, open_pty, Cc, Daemons, Guarded, Run,
+    TempDir,
+};
+
+const USER: &str = "utmpstest1";
+
+#[test]
+fn shadow_login_records_a_session_and_it_ends_with_the_logout() {
+    ensure_user(USER);
+    let d = Daemons::start();
+    let mark = TempDir::new("login");
+    let done = mark.path().join("done");
+    // `script` gives login a pseudo-terminal; the commands wait for our mark.
+    let commands = format!(
+        "while [ ! -e {} ]; do sleep 0.05; done; exit\n",
+        done.display()
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qfc", &format!("login -f {USER}"), "/dev/null"])
+        .env("LD_PRELOAD", util::shim())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in d.env() {
+        cmd.env(k, v);
+    }
+    let mut child = Guarded(cmd.spawn().unwrap());
+    use std::io::Write;
+    child
+        .0
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(commands.as_bytes())
+        .unwrap();
+    let line = eventually("login's USER_PROCESS entry in who", || {
+        let who = d.cmd("who").run();
+        lines_with(who.ok(), USER)
+            .first()
+            .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+    });
+    assert!(line.starts_with("pts/"), "{line}");
+    std::fs::write(&done, b"").unwrap();
+    let status = eventually("login to exit", || child.0.try_wait().unwrap());
+    assert!(status.success(), "{status}");
+    let who = d.cmd("who").run();
+    assert!(
+        lines_with(who.ok(), USER).is_empty(),
+        "still logged in after logout: {who}"
+    );
+    let last = Run::new("last")
+        .args(["-w".as_ref(), "-f".as_ref(), d.file("wtmp").as_os_str()])
+        .run();
+    let l = lines_with(last.ok(), USER);
+    assert_eq!(l.len(), 1, "{last}");
+    assert!(
+        l[0].contains(&line) && !l[0].contains("still logged in"),
+        "{last}"
+    );
+}
+
+#[test]
+fn agetty_records_its_login_process_glibc_and_musl() {
+    let d = Daemons::start();
+    for agetty in [
+        std::path::PathBuf::from("/sbin/agetty"),
+        musl_real("util-linux/agetty"),
+    ] {
+        let (_master, slave) = open_pty();
+        let line = slave.trim_start_matches("/dev/").to_string();
+        let mut cmd = Command::new("setsid");
+        cmd.arg(&agetty)
+            .args(["--noclear", "-L", &line, "9600", "vt100"])
+            .env("LD_PRELOAD", util::shim())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in d.env() {
+            cmd.env(k, v);
+        }
+        let _getty = Guarded(cmd.spawn().unwrap());
+        let entry = eventually("agetty's LOGIN_PROCESS entry", || {
+            let list = d.cmd(c_program("utmpctl", Cc::Musl)).args(["list"]).run();
+            lines_with(list.ok(), &line)
+                .iter()
+                .find(|l| l.starts_with("6 LOGIN "))
+                .map(|l| l.to_string())
+        });
+        assert!(entry.contains(&line), "{entry}");
+        let dump = Run::new("utmpdump").args([d.file("wtmp")]).run();
+        assert!(
+            dump.ok()
+                .lines()
+                .any(|l| l.starts_with("[6]") && l.contains("LOGIN") && l.contains(&line)),
+            "{agetty:?}: {dump}"
+        );
+    }
+}
+
+#[test]
+fn glibc_login_logout_logwtmp_are_served() {
+    let d = Daemons::start();
+    let (_master, slave) = open_pty();
+    let line = slave.trim_start_matches("/dev/").to_string();
+    let prog = c_program("libutil", Cc::Gnu);
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&slave)
+        .unwrap();
+    let o = d
+        .cmd(&prog)
+        .args(["login", "root", "libutil.example"])
+        .stdin_file(tty)
+        .run();
+    assert_eq!(o.ok().trim(), slave, "{o}");
+    let list = d.cmd(c_program("utmpctl", Cc::Gnu)).args(["list"]).run();
+    let l = lines_with(list.ok(), &line);
+    assert_eq!(l.len(), 1, "{list}");
+    assert!(
+        l[0].starts_with("7 root ") && l[0].contains("libutil.example"),
+        "{list}"
+    );
+
+    let o = d.cmd(&prog).args(["logout", &line]).run();
+    assert_eq!(o.ok().trim(), "1", "{o}");
+    let list = d.cmd(c_program("utmpctl", Cc::Gnu)).args(["list"]).run();
+    let l = lines_with(list.ok(), &line);
+    assert!(
+        l.len() == 1 && l[0].starts_with("8  "),
+        "DEAD_PROCESS without user: {list}"
+    );
+    let o = d.cmd(&prog).args(["logout", &line]).run();
+    assert_eq!(o.ok().trim(), "0", "nothing left to log out: {o}");
+
+    let o = d
+        .cmd(&prog)
+        .args(["logwtmp", "pts/99", "root", "lw.example"])
+        .run();
+    assert_eq!(o.ok().trim(), "done");
+    let dump = Run::new("utmpdump").args([d.file("wtmp")]).run();
+    let recs: Vec<_> = dump.ok().lines().collect();
+    assert_eq!(recs.len(), 2, "login's and logwtmp's records: {dump}");
+    assert!(
+        recs[0].starts_with("[7]") && recs[0].contains(&line),
+        "{dump}"
+    );
+    assert!(
+        recs[1].starts_with("[7]") && recs[1].contains("pts/99") && recs[1].contains("lw.example"),
+        "{dump}"
+    );
+}
+
+#[test]
+fn history_reads_through_the_shim_and_direct_readers_agree() {
+    let d = Daemons::start();
+    let ctl = c_program("utmpctl", Cc::Gnu);
+    for (file, kind, user) in [
+        ("/var/log/wtmp", "7", "root"),
+        ("/var/log/wtmp", "8", "-"),
+        ("/var/log/btmp", "6", "baduser"),
+    ] {
+        let user = if user == "-" { "" } else { user };
+        let o = d
+            .cmd(&ctl)
+            .args(["wtmp", file, kind, user, "pts/5", "5", "1"])
+            .run();
+        assert_eq!(o.ok().trim(), "ok", "{o}");
+    }
+    // Direct readers of the daemon-written files.
+    let dump = Run::new("utmpdump").args([d.file("wtmp")]).run();
+    assert_eq!(dump.ok().lines().count(), 2, "{dump}");
+    let last = Run::new("last")
+        .args(["-f".as_ref(), d.file("wtmp").as_os_str()])
+        .run();
+    assert_eq!(lines_with(last.ok(), "pts/5").len(), 1, "{last}");
+    let lastb = Run::new("lastb")
+        .args(["-f".as_ref(), d.file("btmp").as_os_str()])
+        .run();
+    assert_eq!(lines_with(lastb.ok(), "baduser").len(), 1, "{lastb}");
+    // who FILE through the shim: the wtmp name goes to wtmpd, which serves
+    // its own file (never the system's); another path is read in-process.
+    for cc in [None, Some(Cc::Gnu), Some(Cc::Musl)] {
+        let out = match cc {
+            None => d.cmd("who").args(["/var/log/wtmp"]).run(),
+            Some(cc) => {
+                let o = d
+                    .cmd(c_program("sequence", cc))
+                    .args(["/var/log/wtmp"])
+                    .stdin(b"get\nget\nget\n")
+                    .run();
+                assert_eq!(
+                    o.ok().lines().filter(|l| l.starts_with("get ok")).count(),
+                    2,
+                    "{o}"
+                );
+                continue;
+            }
+        };
+        assert_eq!(
+            lines_with(out.ok(), "pts/5").len(),
+            1,
+            "who /var/log/wtmp: {out}"
+        );
+    }
+    let copy = TempDir::new("copy");
+    std::fs::copy(d.file("wtmp"), copy.path().join("wtmp")).unwrap();
+    let who = d.cmd("who").args([copy.path().join("wtmp")]).run();
+    assert_eq!(
+        lines_with(who.ok(), "pts/5").len(),
+        1,
+        "who PLAINFILE: {who}"
+    );
+    // btmp is root's alone to read.
+    ensure_user(USER);
+    let o = d
+        .cmd(c_program("sequence", Cc::Gnu))
+        .args(["/var/log/btmp"])
+        .stdin(b"get\n")
+        .user(USER)
+        .run();
+    assert_eq!(o.ok().trim(), "get fail 1", "{o}");
+    let o = d
+        .cmd(c_program("sequence", Cc::Gnu))
+        .args(["/var/log/btmp"])
+        .stdin(b"get\n")
+        .run();
+    assert!(o.ok().starts_with("get ok"), "{o}");
+}
