@@ -79,7 +79,7 @@ fn without_a_socket_the_ipc_variables_identify_the_peer() {
     assert!(o.status.success(), "{o}");
     assert_eq!(
         o.stdout.as_bytes(),
-        b"\x00\x00\x00\x00\x01\x00\x00\x00\x03",
+        b"\x00\x00\x00\x00\x01\x00\x00\x00\x07",
         "{o}"
     );
     // A non-root peer named by the variables may read but not write.

@@ -9,3 +9,4 @@ mod launch;
 mod programs;
 mod security;
 mod symbols;
+mod utempter;

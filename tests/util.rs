@@ -78,6 +78,11 @@ impl Cc {
 
 /// `tests/c/NAME.c` compiled with `cc`, once per test run.
 pub fn c_program(name: &str, cc: Cc) -> PathBuf {
+    c_program_with(name, cc, &[])
+}
+
+/// As [`c_program`], with extra linker arguments (e.g. `-lutempter`).
+pub fn c_program_with(name: &str, cc: Cc, libs: &[&str]) -> PathBuf {
     static BUILT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
     let out_dir = target_dir().join("c-tests");
     let out = out_dir.join(format!("{name}-{}", cc.command()));
@@ -89,6 +94,7 @@ pub fn c_program(name: &str, cc: Cc) -> PathBuf {
             .args(["-O2", "-Wall", "-Wno-stringop-truncation", "-pthread", "-o"])
             .arg(&out)
             .arg(&src)
+            .args(libs)
             .status()
             .unwrap_or_else(|e| panic!("{}: {e}", cc.command()));
         assert!(
@@ -139,6 +145,20 @@ impl TempDir {
     /// The path.
     pub fn path(&self) -> &Path {
         &self.0
+    }
+
+    /// A subdirectory `name` owned by `user`, mode 0700.
+    pub fn private_dir(&self, name: &str, user: &str) -> PathBuf {
+        let p = self.0.join(name);
+        fs::create_dir(&p).expect("mkdir");
+        let st = Command::new("chown")
+            .arg(user)
+            .arg(&p)
+            .status()
+            .expect("chown");
+        assert!(st.success(), "chown {user}");
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o700)).expect("chmod");
+        p
     }
 }
 

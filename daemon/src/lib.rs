@@ -10,6 +10,7 @@ pub mod args;
 pub mod listen;
 pub mod peer;
 pub mod policy;
+pub mod pty;
 pub mod serve;
 pub mod store;
 pub mod sys;

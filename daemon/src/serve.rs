@@ -4,6 +4,7 @@
 use crate::args::{Config, Daemon};
 use crate::peer::{self, Peer};
 use crate::policy;
+use crate::pty;
 use crate::store::{self, Store};
 use crate::sys;
 use crate::Failure;
@@ -14,7 +15,7 @@ use proto::table::{self, Cursor};
 use proto::{Errno, Record};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Instant;
 
 /// Serves the client on descriptors 0 and 1.
@@ -23,7 +24,15 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
     sys::ignore_sigxfsz();
     let peer = peer::identify()?;
     let (input, output) = sys::std_streams();
-    let mut conn = Conn { input, output, cfg };
+    let mut conn = Conn {
+        input,
+        output,
+        cfg,
+        // Descriptors only travel over a socket, which is what the kernel
+        // identified the peer through.
+        socket: peer.pid.is_some(),
+        fds: Vec::new(),
+    };
     let store = Store::open(&cfg.file, &cfg.lock, cfg.layout).map_err(|e| {
         // Still answer the client: every request gets this errno.
         eprintln!("{}: warning: {e}", cfg.daemon.name());
@@ -46,7 +55,9 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
                 return conn.reply(&[codec::status(session.append(&r))]);
             }
         }
-        let reply = session.handle(req);
+        let fd = conn.fds.pop();
+        conn.fds.clear();
+        let reply = session.handle(req, fd);
         conn.reply(&reply)?;
         if reply.first() == Some(&Errno::EPROTO.to_wire()) && reply.len() == 1 {
             return Err(Failure::Protocol(
@@ -62,6 +73,10 @@ struct Conn<'a> {
     input: File,
     output: File,
     cfg: &'a Config,
+    /// Whether stdin is a socket (read with `recvmsg`).
+    socket: bool,
+    /// Descriptors that came with the request being read.
+    fds: Vec<OwnedFd>,
 }
 
 impl Conn<'_> {
@@ -101,7 +116,15 @@ impl Conn<'_> {
                     self.cfg.timeout.as_millis()
                 )));
             }
-            match self.input.read(&mut buf[done..]) {
+            let read = if self.socket {
+                sys::recv_with_fds(self.input.as_raw_fd(), &mut buf[done..]).map(|(n, fds)| {
+                    self.fds.extend(fds);
+                    n
+                })
+            } else {
+                self.input.read(&mut buf[done..])
+            };
+            match read {
                 Ok(0) => break,
                 Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -148,8 +171,9 @@ impl Session {
         self.store.as_mut().map_err(|e| *e)
     }
 
-    /// Handles one request (utmpd's, or wtmpd's reads) and returns the reply bytes.
-    fn handle(&mut self, req: Request) -> Vec<u8> {
+    /// Handles one request (utmpd's, or wtmpd's reads) and returns the
+    /// reply bytes. `fd` came with the request.
+    fn handle(&mut self, req: Request, fd: Option<OwnedFd>) -> Vec<u8> {
         let readable = policy::may_read(&self.peer, self.root_only);
         match req {
             Request::Rewind => {
@@ -158,7 +182,11 @@ impl Session {
             }
             Request::Version => {
                 let mut out = vec![0];
-                out.extend_from_slice(&codec::encode_version(codec::CAP_BULK | codec::CAP_CURSOR));
+                let mut caps = codec::CAP_BULK | codec::CAP_CURSOR;
+                if self.daemon == Daemon::Utmpd {
+                    caps |= codec::CAP_PTY;
+                }
+                out.extend_from_slice(&codec::encode_version(caps));
                 out
             }
             Request::Next => {
@@ -223,8 +251,17 @@ impl Session {
                 let appended = r.as_ref().is_ok_and(|p| p.appended);
                 cursor_reply(r.map(|_| ()), Some(appended), &cursor)
             }
-            // wtmpd's opcode: not utmpd's to serve.
-            Request::Append(_) => vec![Errno::EPROTO.to_wire()],
+            Request::Pty { add, host } if self.daemon == Daemon::Utmpd => {
+                let written = pty::entry(&self.peer, fd.as_ref(), add, &host).and_then(|rec| {
+                    // The helper's setutent + pututline: a fresh cursor.
+                    self.store()?
+                        .write(|t| table::put(t, &mut Cursor::default(), &rec))?;
+                    Ok(rec)
+                });
+                base_found(written)
+            }
+            // Not this daemon's to serve.
+            Request::Append(_) | Request::Pty { .. } => vec![Errno::EPROTO.to_wire()],
         }
     }
 

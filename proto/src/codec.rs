@@ -11,7 +11,7 @@
 //! its position and survives a reconnect, a fork or a daemon restart.
 
 use crate::layout::{musl, Layout};
-use crate::record::{Record, ID_SIZE, LINE_SIZE};
+use crate::record::{Record, HOST_SIZE, ID_SIZE, LINE_SIZE};
 use crate::table::Cursor;
 use crate::Errno;
 
@@ -28,6 +28,8 @@ pub const VERSION: u32 = 1;
 pub const CAP_BULK: u32 = 1;
 /// Capability: [`Request::FindIdAt`], [`Request::FindLineAt`], [`Request::PutAt`].
 pub const CAP_CURSOR: u32 = 2;
+/// Capability: [`Request::Pty`].
+pub const CAP_PTY: u32 = 4;
 /// The most records one bulk reply carries.
 pub const BULK_MAX: u16 = 256;
 
@@ -78,6 +80,15 @@ pub enum Request {
         /// `ut_line` to look for.
         line: [u8; LINE_SIZE],
     },
+    /// `T` (extension): add or remove the entry of the pseudo-terminal
+    /// whose master descriptor travels with the request (`SCM_RIGHTS`), as
+    /// libutempter's helper would write it.
+    Pty {
+        /// Add (USER_PROCESS) rather than remove (DEAD_PROCESS).
+        add: bool,
+        /// `ut_host` of an added entry.
+        host: [u8; HOST_SIZE],
+    },
     /// `P` (extension): `pututxline` with the client's cursor.
     PutAt {
         /// The client's cursor.
@@ -111,6 +122,8 @@ pub mod op {
     pub const FIND_LINE_AT: u8 = b'L';
     /// Extension: `pututxline` at a cursor.
     pub const PUT_AT: u8 = b'P';
+    /// Extension: a pseudo-terminal's entry (libutempter).
+    pub const PTY: u8 = b'T';
 }
 
 /// Length of the body that follows opcode `op`, or `None` for an unknown opcode.
@@ -123,6 +136,7 @@ pub fn body_len(op: u8) -> Option<usize> {
         op::BULK => 8 + 2,
         op::FIND_ID_AT | op::PUT_AT => CURSOR_SIZE + RECORD_SIZE,
         op::FIND_LINE_AT => CURSOR_SIZE + LINE_SIZE,
+        op::PTY => 1 + HOST_SIZE,
         _ => return None,
     })
 }
@@ -160,6 +174,17 @@ pub fn decode_request(op: u8, body: &[u8]) -> Result<Request, Errno> {
             cursor: r.cursor()?,
             record: r.record()?,
         },
+        op::PTY => {
+            let add = match r.take::<1>() {
+                [b'a'] => true,
+                [b'r'] => false,
+                _ => return Err(Errno::EPROTO),
+            };
+            Request::Pty {
+                add,
+                host: r.take(),
+            }
+        }
         _ => return Err(Errno::EPROTO),
     })
 }
@@ -208,6 +233,10 @@ pub fn encode_request(req: &Request, out: &mut [u8; MAX_REQUEST]) -> usize {
             w.put(&encode_cursor(cursor));
             w.record(record);
         }
+        Request::Pty { add, host } => {
+            w.put(&[op::PTY, if *add { b'a' } else { b'r' }]);
+            w.put(host);
+        }
     }
     w.len
 }
@@ -222,6 +251,7 @@ impl Request {
                 | Request::FindIdAt { .. }
                 | Request::FindLineAt { .. }
                 | Request::PutAt { .. }
+                | Request::Pty { .. }
         )
     }
 }
@@ -389,6 +419,14 @@ mod tests {
                     last: Some(Record::EMPTY),
                 },
                 record: sample(),
+            },
+            Request::Pty {
+                add: true,
+                host: [b'h'; HOST_SIZE],
+            },
+            Request::Pty {
+                add: false,
+                host: [0; HOST_SIZE],
             },
         ];
         for req in reqs {

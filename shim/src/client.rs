@@ -69,6 +69,39 @@ impl Conn {
         Ok(())
     }
 
+    /// Sends one request with descriptor `pass` attached to its first byte.
+    pub fn send_with_fd(
+        &self,
+        req: &Request,
+        pass: libc::c_int,
+        deadline: Deadline,
+    ) -> Result<(), Errno> {
+        let mut buf = [0u8; MAX_REQUEST];
+        let n = codec::encode_request(req, &mut buf);
+        let bytes = buf.get(..n).unwrap_or_default();
+        let sent = loop {
+            match sys::send_with_fd(&self.fd, bytes, pass) {
+                Ok(k) => break k,
+                Err(e) if e == Errno::EAGAIN || e == Errno::EINTR => {
+                    self.wait(libc::POLLOUT, deadline)?;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        // The descriptor went with the first bytes; the rest is plain.
+        let mut rest = bytes.get(sent..).unwrap_or_default();
+        while !rest.is_empty() {
+            match sys::send(&self.fd, rest) {
+                Ok(k) => rest = rest.get(k..).unwrap_or_default(),
+                Err(e) if e == Errno::EAGAIN || e == Errno::EINTR => {
+                    self.wait(libc::POLLOUT, deadline)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     /// Receives exactly `buf.len()` bytes. A peer that closes first gives
     /// `ECONNRESET`.
     pub fn recv(&self, buf: &mut [u8], deadline: Deadline) -> Result<(), Errno> {

@@ -16,6 +16,7 @@ mod client;
 mod config;
 mod file;
 mod host;
+mod libutempter;
 mod libutil;
 mod lock;
 mod paths;

@@ -230,3 +230,35 @@ pub fn try_lock(fd: &Fd, kind: c_int) -> Result<(), Errno> {
     // SAFETY: `fl` is a live flock.
     check(unsafe { libc::fcntl(fd.0, libc::F_SETLK, &mut fl) } as isize).map(|_| ())
 }
+
+/// One non-blocking `sendmsg` of `buf` with descriptor `pass` attached
+/// (`SCM_RIGHTS`), without SIGPIPE.
+pub fn send_with_fd(fd: &Fd, buf: &[u8], pass: c_int) -> Result<usize, Errno> {
+    // u64 words keep the control buffer aligned for cmsghdr.
+    let mut control = [0u64; 4];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_ptr().cast_mut().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: all-zero is a valid msghdr.
+    let mut msg: libc::msghdr = unsafe { core::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE is a pure computation.
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(core::mem::size_of::<c_int>() as u32) } as usize;
+    // SAFETY: the control buffer holds one cmsghdr with one int (32 bytes
+    // >= CMSG_SPACE(4)); `buf` outlives the call and is only read.
+    let ret = unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() {
+            return Err(Errno::EINVAL);
+        }
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(core::mem::size_of::<c_int>() as u32) as usize;
+        core::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<c_int>(), pass);
+        libc::sendmsg(fd.0, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT)
+    };
+    check(ret)
+}

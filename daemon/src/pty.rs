@@ -1,0 +1,89 @@
+//! libutempter's job without its setgid helper: the entry of a
+//! pseudo-terminal, written for the user who proves they own it by handing
+//! over its master descriptor.
+
+use crate::peer::Peer;
+use crate::sys;
+use proto::record::{set_field, HOST_SIZE};
+use proto::{Errno, Kind, Record};
+use std::os::fd::OwnedFd;
+
+/// The record libutempter's helper writes (libutempter 1.2 `utempter.c`):
+/// the user of the caller's uid, the line without `/dev/`, the line's last
+/// four characters as id, the caller's pid, the time; USER_PROCESS with the
+/// host to add, DEAD_PROCESS without it to remove.
+pub fn record(
+    add: bool,
+    user: &[u8],
+    line: &[u8],
+    host: &[u8; HOST_SIZE],
+    pid: i32,
+    now: (i64, i64),
+) -> Record {
+    let mut r = Record::EMPTY;
+    r.kind = if add {
+        Kind::USER_PROCESS
+    } else {
+        Kind::DEAD_PROCESS
+    };
+    r.pid = pid;
+    set_field(&mut r.user, user);
+    set_field(&mut r.line, line);
+    set_field(
+        &mut r.id,
+        line.get(line.len().saturating_sub(4)..).unwrap_or(line),
+    );
+    if add {
+        set_field(&mut r.host, host);
+    }
+    r.tv_sec = now.0;
+    r.tv_usec = now.1;
+    r
+}
+
+/// Checks the master descriptor against the peer and builds the record.
+/// The peer must own the slave (as libutempter's helper demands of the
+/// caller's real uid); names come from the kernel and the user database,
+/// never from the client.
+pub fn entry(
+    peer: &Peer,
+    master: Option<&OwnedFd>,
+    add: bool,
+    host: &[u8; HOST_SIZE],
+) -> Result<Record, Errno> {
+    let master = master.ok_or(Errno::EBADF)?;
+    let pid = peer.pid.ok_or(Errno::EPERM)?;
+    let (n, owner) = sys::pty_of_master(master).map_err(|e| crate::store::errno_of(&e))?;
+    if owner != peer.uid {
+        return Err(Errno::EPERM);
+    }
+    let user = sys::user_name(peer.uid).ok_or(Errno::EPERM)?;
+    let line = format!("pts/{n}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| (d.as_secs() as i64, i64::from(d.subsec_micros())))
+        .unwrap_or((0, 0));
+    Ok(record(add, &user, line.as_bytes(), host, pid, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_libutempters_helper() {
+        let mut host = [0u8; HOST_SIZE];
+        host[..4].copy_from_slice(b"tmux");
+        let r = record(true, b"alice", b"pts/12", &host, 42, (7, 8));
+        assert_eq!(r.kind, Kind::USER_PROCESS);
+        assert_eq!(r.line_str(), b"pts/12");
+        assert_eq!(&r.id, b"s/12");
+        assert_eq!(r.user_str(), b"alice");
+        assert_eq!(&r.host[..5], b"tmux\0");
+        let r = record(false, b"alice", b"pts/3", &host, 42, (7, 8));
+        assert_eq!(r.kind, Kind::DEAD_PROCESS);
+        assert_eq!(&r.id, b"ts/3");
+        assert_eq!(r.host[0], 0);
+        assert_eq!(&record(true, b"a", b"tty", &host, 1, (0, 0)).id, b"tty\0");
+    }
+}

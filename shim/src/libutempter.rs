@@ -1,0 +1,120 @@
+//! libutempter's API, served without its setgid helper: the shim hands the
+//! pty master to utmpd (`SCM_RIGHTS`), which checks that the caller owns
+//! the slave and writes the entry the helper would have written; the
+//! matching wtmp record goes to wtmpd as the caller's own. Preloaded, these
+//! definitions win over `libutempter.so.0` in tmux, screen, xterm.
+//!
+//! Return conventions are libutempter's: 1 for success, 0 for failure.
+
+use crate::client::{self, Conn};
+use crate::config::{self, Service};
+use crate::ret;
+use crate::state;
+use core::ffi::{c_char, c_int, CStr};
+use core::sync::atomic::{AtomicI32, Ordering};
+use proto::codec::{self, Request, RECORD_SIZE};
+use proto::record::{set_field, HOST_SIZE};
+use proto::Errno;
+
+/// The master of the last entry added, for `utempter_remove_added_record`.
+static ADDED: AtomicI32 = AtomicI32::new(-1);
+
+/// Asks utmpd to add or remove the entry of `master`'s pty, then appends
+/// the record it wrote to wtmp.
+fn update(master: c_int, add: bool, host: &[u8]) -> Result<(), Errno> {
+    if master < 0 {
+        return Err(Errno::EBADF);
+    }
+    let dl = state::deadline();
+    let mut h = [0u8; HOST_SIZE];
+    set_field(&mut h, host);
+    let conn = Conn::connect(config::socket(Service::Utmpd), dl)?;
+    conn.send_with_fd(&Request::Pty { add, host: h }, master, dl)?;
+    // A skarnet daemon closes the connection: ECONNRESET, a failure.
+    conn.recv_status(dl)??;
+    let mut b = [0u8; RECORD_SIZE];
+    conn.recv(&mut b, dl)?;
+    let record = codec::decode_record(&b);
+    // As the helper, the wtmp record follows whatever became of it.
+    let _ = client::append(config::socket(Service::Wtmpd), &record, state::deadline());
+    Ok(())
+}
+
+fn one_or_zero(r: Result<(), Errno>) -> c_int {
+    match ret::keep_errno(|| r) {
+        Ok(()) => 1,
+        Err(e) => {
+            ret::discard(Err(e));
+            0
+        }
+    }
+}
+
+/// C string argument, empty for NULL.
+///
+/// # Safety
+/// `p` is NULL or NUL-terminated.
+unsafe fn arg<'a>(p: *const c_char) -> &'a [u8] {
+    if p.is_null() {
+        b""
+    } else {
+        // SAFETY: NUL-terminated per the contract.
+        unsafe { CStr::from_ptr(p) }.to_bytes()
+    }
+}
+
+/// `utempter_add_record(master_fd, host)` — add a USER_PROCESS entry for
+/// the pty of `master_fd`; 1 on success, 0 on failure.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn utempter_add_record(master_fd: c_int, host: *const c_char) -> c_int {
+    // SAFETY: the caller passes NULL or a NUL-terminated host.
+    let host = unsafe { arg(host) };
+    let r = ret::keep_errno(|| update(master_fd, true, host));
+    if r.is_ok() {
+        ADDED.store(master_fd, Ordering::Relaxed);
+    }
+    one_or_zero(r)
+}
+
+/// `utempter_remove_record(master_fd)` — turn the entry of the pty of
+/// `master_fd` into DEAD_PROCESS; 1 on success, 0 on failure.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn utempter_remove_record(master_fd: c_int) -> c_int {
+    let r = ret::keep_errno(|| update(master_fd, false, b""));
+    let _ = ADDED.compare_exchange(master_fd, -1, Ordering::Relaxed, Ordering::Relaxed);
+    one_or_zero(r)
+}
+
+/// `utempter_remove_added_record()` — remove the entry added last.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn utempter_remove_added_record() -> c_int {
+    let fd = ADDED.swap(-1, Ordering::Relaxed);
+    one_or_zero(ret::keep_errno(|| update(fd, false, b"")))
+}
+
+/// `utempter_set_helper(path)` — ignored: there is no helper to run.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn utempter_set_helper(_path: *const c_char) {}
+
+/// `addToUtmp(pty, host, master_fd)` — the old API for `utempter_add_record`;
+/// the daemon finds the pty from the master, so `pty` is not needed.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn addToUtmp(_pty: *const c_char, host: *const c_char, master_fd: c_int) {
+    // SAFETY: same contract.
+    unsafe { utempter_add_record(master_fd, host) };
+}
+
+/// `removeFromUtmp()` — the old API for `utempter_remove_added_record`.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn removeFromUtmp() {
+    // SAFETY: no arguments.
+    unsafe { utempter_remove_added_record() };
+}
+
+/// `removeLineFromUtmp(pty, master_fd)` — the old API for
+/// `utempter_remove_record`.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn removeLineFromUtmp(_pty: *const c_char, master_fd: c_int) {
+    // SAFETY: same contract.
+    unsafe { utempter_remove_record(master_fd) };
+}
