@@ -1,0 +1,442 @@
+//! Installation, the wrapper, the headers with -lutmps, and the shipped
+//! service definitions run as distributions would (in a private mount
+//! namespace, so /run and /var/log are the test's own).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use util::{
+    c_program, ensure_user, lines_with, repo, target_dir, Cc, Daemons, PtySession, Run, TempDir,
+};
+
+/// The documented file list of an install with PREFIX=/usr (README).
+const FILES: &[&str] = &[
+    "/usr/bin/utmps-run",
+    "/usr/include/utmps/utmp.h",
+    "/usr/include/utmps/utmpx.h",
+    "/usr/lib/libutmps.so",
+    "/usr/lib/pkgconfig/utmps.pc",
+    "/usr/lib/systemd/system/utmps-btmpd.socket",
+    "/usr/lib/systemd/system/utmps-btmpd@.service",
+    "/usr/lib/systemd/system/utmps-utmpd.socket",
+    "/usr/lib/systemd/system/utmps-utmpd@.service",
+    "/usr/lib/systemd/system/utmps-wtmpd.socket",
+    "/usr/lib/systemd/system/utmps-wtmpd@.service",
+    "/usr/lib/tmpfiles.d/utmps.conf",
+    "/usr/sbin/utmps-utmpd",
+    "/usr/sbin/utmps-wtmpd",
+    "/usr/share/man/man1/utmps-run.1",
+    "/usr/share/man/man3/libutmps.3",
+    "/usr/share/man/man8/utmps-utmpd.8",
+    "/usr/share/man/man8/utmps-wtmpd.8",
+    "/usr/share/utmps/MANIFEST",
+    "/usr/share/utmps/services/openrc/utmps-btmpd",
+    "/usr/share/utmps/services/openrc/utmps-utmpd",
+    "/usr/share/utmps/services/openrc/utmps-wtmpd",
+    "/usr/share/utmps/services/runit/utmps-btmpd/run",
+    "/usr/share/utmps/services/runit/utmps-utmpd/run",
+    "/usr/share/utmps/services/runit/utmps-wtmpd/run",
+    "/usr/share/utmps/services/s6-rc/utmps-btmpd/run",
+    "/usr/share/utmps/services/s6-rc/utmps-btmpd/type",
+    "/usr/share/utmps/services/s6-rc/utmps-utmpd/run",
+    "/usr/share/utmps/services/s6-rc/utmps-utmpd/type",
+    "/usr/share/utmps/services/s6-rc/utmps-wtmpd/run",
+    "/usr/share/utmps/services/s6-rc/utmps-wtmpd/type",
+    "/usr/share/utmps/services/s6-rc/utmps/contents",
+    "/usr/share/utmps/services/s6-rc/utmps/type",
+    "/usr/share/utmps/services/s6/utmps-btmpd/run",
+    "/usr/share/utmps/services/s6/utmps-utmpd/run",
+    "/usr/share/utmps/services/s6/utmps-wtmpd/run",
+    "/usr/share/utmps/services/systemd/utmps-btmpd.socket",
+    "/usr/share/utmps/services/systemd/utmps-btmpd@.service",
+    "/usr/share/utmps/services/systemd/utmps-utmpd.socket",
+    "/usr/share/utmps/services/systemd/utmps-utmpd@.service",
+    "/usr/share/utmps/services/systemd/utmps-wtmpd.socket",
+    "/usr/share/utmps/services/systemd/utmps-wtmpd@.service",
+    "/usr/share/utmps/services/systemd/utmps.conf",
+];
+
+fn script(name: &str, destdir: &Path) -> Run {
+    Run::new(repo().join("scripts").join(name))
+        .env("DESTDIR", destdir)
+        .env("PREFIX", "/usr")
+        .env("BUILDDIR", target_dir())
+}
+
+fn files_under(root: &Path) -> Vec<String> {
+    let out = Run::new("find")
+        .args([root.as_os_str(), "-type".as_ref(), "f".as_ref()])
+        .run();
+    let mut v: Vec<String> = out
+        .ok()
+        .lines()
+        .map(|l| l.strip_prefix(root.to_str().unwrap()).unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn install_gives_the_documented_files_and_uninstall_takes_them_back() {
+    let dest = TempDir::new("dest");
+    script("install", dest.path()).run().ok();
+    assert_eq!(files_under(dest.path()), FILES);
+    let manifest = std::fs::read_to_string(dest.path().join("usr/share/utmps/MANIFEST")).unwrap();
+    assert_eq!(manifest.lines().collect::<Vec<_>>(), FILES);
+    // Paths were substituted.
+    let unit = std::fs::read_to_string(
+        dest.path()
+            .join("usr/lib/systemd/system/utmps-utmpd@.service"),
+    )
+    .unwrap();
+    assert!(unit.contains("ExecStart=/usr/sbin/utmps-utmpd\n"), "{unit}");
+    let pc = std::fs::read_to_string(dest.path().join("usr/lib/pkgconfig/utmps.pc")).unwrap();
+    assert!(
+        pc.contains("libdir=/usr/lib") && pc.contains("Version: 0.1.0"),
+        "{pc}"
+    );
+    script("uninstall", dest.path()).run().ok();
+    assert_eq!(files_under(dest.path()), Vec::<String>::new());
+}
+
+#[test]
+fn the_preload_step_is_idempotent_undone_exactly_and_refuses_a_broken_library() {
+    let dest = TempDir::new("preload");
+    std::fs::create_dir_all(dest.path().join("etc")).unwrap();
+    let file = dest.path().join("etc/ld.so.preload");
+    std::fs::write(&file, "/usr/lib/other-preload.so\n").unwrap();
+    for _ in 0..2 {
+        let o = script("install", dest.path()).args(["--preload"]).run();
+        o.ok();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "/usr/lib/other-preload.so\n/usr/lib/libutmps.so\n"
+    );
+    script("uninstall", dest.path())
+        .args(["--preload"])
+        .run()
+        .ok();
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "/usr/lib/other-preload.so\n"
+    );
+
+    // A library that does not load is never preloaded.
+    let broken = TempDir::new("broken");
+    for f in ["utmps-utmpd", "utmps-wtmpd"] {
+        std::fs::copy(target_dir().join(f), broken.path().join(f)).unwrap();
+    }
+    std::fs::write(broken.path().join("libutmps.so"), b"\x7fELF not really").unwrap();
+    let dest = TempDir::new("preload-broken");
+    let o = script("install", dest.path())
+        .env("BUILDDIR", broken.path())
+        .args(["--preload"])
+        .run();
+    assert_eq!(o.status.code(), Some(111), "{o}");
+    assert!(o.stderr.contains("refusing to preload"), "{o}");
+    assert!(!dest.path().join("etc/ld.so.preload").exists());
+}
+
+#[test]
+fn live_steps_create_the_utmp_user_in_the_target_root_only() {
+    let dest = TempDir::new("live");
+    std::fs::create_dir_all(dest.path().join("etc")).unwrap();
+    for f in ["passwd", "group", "shadow", "gshadow", "login.defs"] {
+        std::fs::copy(Path::new("/etc").join(f), dest.path().join("etc").join(f)).unwrap();
+    }
+    let real_passwd = std::fs::read("/etc/passwd").unwrap();
+    let real_group = std::fs::read("/etc/group").unwrap();
+    script("install", dest.path()).args(["--live"]).run().ok();
+    let passwd = std::fs::read_to_string(dest.path().join("etc/passwd")).unwrap();
+    let user = passwd
+        .lines()
+        .find(|l| l.starts_with("utmp:"))
+        .expect("utmp user");
+    let meta = std::fs::metadata(dest.path().join("run/utmps")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(meta.uid().to_string(), user.split(':').nth(2).unwrap());
+    assert_eq!(
+        std::fs::read("/etc/passwd").unwrap(),
+        real_passwd,
+        "the real /etc/passwd changed"
+    );
+    assert_eq!(
+        std::fs::read("/etc/group").unwrap(),
+        real_group,
+        "the real /etc/group changed"
+    );
+    // Idempotent.
+    script("install", dest.path()).args(["--live"]).run().ok();
+    let again = std::fs::read_to_string(dest.path().join("etc/passwd")).unwrap();
+    assert_eq!(again, passwd);
+}
+
+#[test]
+fn utmps_run_from_the_source_tree_and_installed() {
+    let d = Daemons::start();
+    let s = PtySession::start(None);
+    let o = d
+        .cmd(c_program("utmpctl", Cc::Gnu))
+        .args([
+            "put",
+            "7",
+            "root",
+            &s.line,
+            "r",
+            &s.pid.to_string(),
+            "run.example",
+        ])
+        .run();
+    assert_eq!(o.ok().trim(), "ok");
+    let dest = TempDir::new("run");
+    script("install", dest.path()).run().ok();
+    for wrapper in [
+        repo().join("scripts/utmps-run"),
+        dest.path().join("usr/bin/utmps-run"),
+    ] {
+        for prog in ["who", "w"] {
+            let mut r = Run::new(&wrapper).args([prog]);
+            for (k, v) in d.env() {
+                r = r.env(k, v);
+            }
+            let o = r.run();
+            assert_eq!(
+                lines_with(o.ok(), &s.line).len(),
+                1,
+                "{}: {o}",
+                wrapper.display()
+            );
+        }
+        // An existing LD_PRELOAD is kept, after ours.
+        let o = Run::new(&wrapper)
+            .env("LD_PRELOAD", "libc.so.6")
+            .args(["sh", "-c", "echo $LD_PRELOAD"])
+            .run();
+        let v = o.ok().trim().to_string();
+        assert!(v.ends_with("libutmps.so libc.so.6"), "{v}");
+    }
+    let o = Run::new(repo().join("scripts/utmps-run")).run();
+    assert_eq!(o.status.code(), Some(100), "{o}");
+}
+
+#[test]
+fn programs_built_against_the_headers_link_with_lutmps() {
+    let d = Daemons::start();
+    let dest = TempDir::new("pc");
+    script("install", dest.path()).run().ok();
+    let flags = Run::new("pkg-config")
+        .env("PKG_CONFIG_PATH", dest.path().join("usr/lib/pkgconfig"))
+        .env("PKG_CONFIG_SYSROOT_DIR", dest.path())
+        .args(["--cflags", "--libs", "utmps"])
+        .run();
+    let flags: Vec<String> = flags.ok().split_whitespace().map(String::from).collect();
+    assert!(
+        flags.iter().any(|f| f.ends_with("/usr/include/utmps")),
+        "{flags:?}"
+    );
+    let libdir = dest.path().join("usr/lib");
+    for (cc, size) in [("gcc", "384"), ("musl-gcc", "400")] {
+        let out = dest.path().join(format!("headers-{cc}"));
+        let st = Command::new(cc)
+            .args(["-O2", "-Wall", "-Wno-stringop-truncation", "-o"])
+            .arg(&out)
+            .arg(repo().join("tests/c/headers.c"))
+            .args(&flags)
+            .arg(format!("-Wl,-rpath,{}", libdir.display()))
+            .status()
+            .unwrap();
+        assert!(st.success(), "{cc}");
+        let needed = Run::new("readelf")
+            .args(["-d".as_ref(), out.as_os_str()])
+            .run();
+        assert!(needed.ok().contains("[libutmps.so]"), "{needed}");
+        // No preload: the library is linked in.
+        let layout = Run::new(&out).args(["layout"]).run();
+        assert!(
+            layout.ok().starts_with(&format!("{size} {size} 76 ")),
+            "{cc}: {layout}"
+        );
+        let mut with_env = |args: &[&str]| {
+            let mut r = Run::new(&out).args(args);
+            for (k, v) in d.env() {
+                r = r.env(k, v);
+            }
+            r.run()
+        };
+        let line = format!("pts/{size}");
+        assert_eq!(with_env(&["login", &line, "root"]).ok().trim(), "ok");
+        let list = with_env(&["list"]);
+        assert!(
+            list.ok().contains(&format!("7 root {line}")),
+            "{cc}: {list}"
+        );
+        assert_eq!(with_env(&["logout", &line]).ok().trim(), "1", "{cc}");
+        let list = with_env(&["list"]);
+        assert!(list.ok().contains(&format!("8  {line}")), "{cc}: {list}");
+    }
+    let dump = Run::new("utmpdump").args([d.file("wtmp")]).run();
+    assert_eq!(lines_with(dump.ok(), "headers.example").len(), 2, "{dump}");
+}
+
+/// Makes sure the `utmp` system user the shipped services run as exists.
+fn ensure_utmp_user() {
+    if Command::new("id")
+        .arg("utmp")
+        .output()
+        .unwrap()
+        .status
+        .success()
+    {
+        return;
+    }
+    let _ = Command::new("groupadd")
+        .args(["-f", "--system", "utmp"])
+        .status();
+    let st = Command::new("useradd")
+        .args([
+            "--system",
+            "-g",
+            "utmp",
+            "-M",
+            "-d",
+            "/run/utmps",
+            "-s",
+            "/usr/sbin/nologin",
+            "utmp",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// Runs `body` (sh) in a private mount namespace where /run is a fresh
+/// tmpfs and /var/log is `log`: the shipped services use their real paths
+/// there and never touch the machine's.
+fn in_namespace(log: &Path, services: &Path, body: &str) -> util::Output {
+    let prelude = r#"
+set -eu
+mount -t tmpfs tmpfs /run
+mount --bind "$LOGDIR" /var/log
+pids=
+cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+wait_sock() { i=0; while [ ! -S "$1" ]; do i=$((i+1)); [ $i -lt 500 ] || { echo "no $1" >&2; exit 1; }; sleep 0.01; done; }
+"#;
+    Run::new("unshare")
+        .args(["-m", "sh", "-c", &format!("{prelude}{body}")])
+        .env("LOGDIR", log)
+        .env("SERVICES", services)
+        .env("SHIM", util::shim())
+        .env("CTL", c_program("utmpctl", Cc::Gnu))
+        .env("MUSLCTL", c_program("utmpctl", Cc::Musl))
+        .run()
+}
+
+/// The shipped service definitions with @SBINDIR@ pointing at the build.
+fn services() -> TempDir {
+    let dest = TempDir::new("svc");
+    script("install", dest.path())
+        .env("SBINDIR", target_dir())
+        .run()
+        .ok();
+    dest
+}
+
+const CLIENT_CHECKS: &str = r#"
+# The shim with no UTMPS_* variables: the default sockets of the contract.
+LD_PRELOAD=$SHIM "$CTL" put 7 root pts/61 61 1 ns.example
+LD_PRELOAD=$SHIM "$MUSLCTL" wtmp /var/log/wtmp 7 root pts/61 61 1
+LD_PRELOAD=$SHIM "$MUSLCTL" wtmp /var/log/btmp 6 UNKNOWN pts/61 61 1
+LD_PRELOAD=$SHIM setpriv --reuid=utmpstest1 --regid=utmpstest1 --init-groups "$CTL" put 7 utmpstest1 pts/62 62 1 || true
+LD_PRELOAD=$SHIM "$MUSLCTL" list
+ls -ln /run/utmps/utmp /var/log/wtmp /var/log/btmp
+"#;
+
+fn check_client_output(o: &util::Output, how: &str) {
+    let out = o.ok();
+    assert_eq!(out.lines().filter(|l| *l == "ok").count(), 3, "{how}: {o}");
+    assert!(
+        out.contains("err 1"),
+        "{how}: a user's write must be refused: {o}"
+    );
+    assert!(out.contains("7 root pts/61 61 1 ns.example"), "{how}: {o}");
+    let utmp_uid = String::from_utf8(
+        Command::new("id")
+            .args(["-u", "utmp"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    for f in ["/run/utmps/utmp", "/var/log/wtmp", "/var/log/btmp"] {
+        let l = lines_with(out, f);
+        assert!(
+            l.len() == 1 && l[0].split_whitespace().nth(2) == Some(utmp_uid.trim()),
+            "{how}: {f} owned by utmp: {o}"
+        );
+    }
+}
+
+fn check_logs(log: &Path) {
+    let dump = Run::new("utmpdump").args([log.join("wtmp")]).run();
+    assert_eq!(lines_with(dump.ok(), "pts/61").len(), 1, "{dump}");
+    let dump = Run::new("utmpdump").args([log.join("btmp")]).run();
+    assert_eq!(lines_with(dump.ok(), "UNKNOWN").len(), 1, "{dump}");
+}
+
+#[test]
+fn the_shipped_s6_services_run_under_s6_ipcserver() {
+    ensure_utmp_user();
+    ensure_user("utmpstest1");
+    let svc = services();
+    let log = TempDir::new("s6log");
+    let body = r#"
+for d in utmpd wtmpd btmpd; do
+    sh "$SERVICES/usr/share/utmps/services/s6/utmps-$d/run" >/dev/null 2>&1 &
+    pids="$pids $!"
+done
+for d in utmpd wtmpd btmpd; do wait_sock /run/utmps/.$d-socket; done
+"#;
+    let o = in_namespace(log.path(), svc.path(), &format!("{body}{CLIENT_CHECKS}"));
+    check_client_output(&o, "s6");
+    check_logs(log.path());
+}
+
+#[test]
+fn the_shipped_systemd_units_run_under_systemd_socket_activate() {
+    ensure_utmp_user();
+    ensure_user("utmpstest1");
+    let svc = svc_dir_with_units();
+    let log = TempDir::new("sdlog");
+    // What systemd does with the units: tmpfiles.d, then for each socket
+    // an Accept=yes listener starting the @.service's ExecStart as its
+    // User/Group in its WorkingDirectory, stdin/stdout the connection.
+    let body = r#"
+systemd-tmpfiles --create "$SERVICES/usr/lib/tmpfiles.d/utmps.conf"
+unit() { sed -n "s/^$2=//p" "$SERVICES/usr/lib/systemd/system/$1"; }
+for d in utmpd wtmpd btmpd; do
+    sock=$(unit utmps-$d.socket ListenStream)
+    exec_start=$(unit utmps-$d@.service ExecStart)
+    user=$(unit utmps-$d@.service User)
+    group=$(unit utmps-$d@.service Group)
+    dir=$(unit utmps-$d@.service WorkingDirectory)
+    systemd-socket-activate --accept --inetd -l "$sock" \
+        sh -c "cd $dir && exec setpriv --reuid=$user --regid=$group --clear-groups $exec_start" >/dev/null 2>&1 &
+    pids="$pids $!"
+    wait_sock "$sock"
+    chmod "$(unit utmps-$d.socket SocketMode)" "$sock"
+done
+"#;
+    let o = in_namespace(log.path(), svc.path(), &format!("{body}{CLIENT_CHECKS}"));
+    check_client_output(&o, "systemd");
+    check_logs(log.path());
+}
+
+fn svc_dir_with_units() -> TempDir {
+    let svc = services();
+    assert!(svc
+        .path()
+        .join(PathBuf::from("usr/lib/systemd/system/utmps-utmpd.socket"))
+        .exists());
+    svc
+}
