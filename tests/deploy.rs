@@ -256,7 +256,7 @@ fn programs_built_against_the_headers_link_with_lutmps() {
             layout.ok().starts_with(&format!("{size} {size} 76 ")),
             "{cc}: {layout}"
         );
-        let mut with_env = |args: &[&str]| {
+        let with_env = |args: &[&str]| {
             let mut r = Run::new(&out).args(args);
             for (k, v) in d.env() {
                 r = r.env(k, v);
