@@ -1,6 +1,6 @@
-//! `--listen SOCKET`: the embedded superserver. Accepts connections and
-//! forks one child per client, which serves it on descriptors 0 and 1
-//! exactly as under s6-ipcserver or a systemd `Accept=yes` socket.
+//! `--listen SOCKET`: the embedded superserver. One child process per
+//! client, which serves it on descriptors 0 and 1 exactly as under
+//! s6-ipcserver or a systemd `Accept=yes` socket.
 
 use crate::args::Config;
 use crate::{serve, sys, Failure};
@@ -29,46 +29,73 @@ pub fn run(path: &Path, cfg: &Config) -> Result<(), Failure> {
     fs::set_permissions(path, fs::Permissions::from_mode(0o666))
         .map_err(|e| sysfail("chmod", e))?;
     sys::reap_children_automatically().map_err(|e| sysfail("signal", e))?;
+    // Pre-fork: a standby child waits in accept(), so no fork sits between
+    // a client's connect and its first reply. Once the standby has a
+    // client it tells us through a pipe, and we fork the next one.
+    let me = sys::getpid();
     loop {
-        let (stream, _) = match listener.accept() {
-            Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                // EMFILE and friends: report, back off, keep serving.
-                eprintln!("{}: warning: accept: {e}", cfg.daemon.name());
-                std::thread::sleep(std::time::Duration::from_millis(100));
-                continue;
-            }
-        };
+        let (mut accepted, tell) = std::io::pipe().map_err(|e| sysfail("pipe", e))?;
         match sys::fork() {
             Ok(None) => {
-                drop(listener);
-                let fd = stream.as_raw_fd();
-                let code = match sys::dup2(fd, 0).and_then(|()| sys::dup2(fd, 1)) {
-                    Ok(()) => {
-                        drop(stream);
-                        match serve::run(cfg) {
-                            Ok(()) => 0,
-                            Err(f) => {
-                                if !matches!(f, Failure::Protocol(_)) {
-                                    eprintln!("{}: {f:?}", cfg.daemon.name());
-                                }
-                                i32::from(f.code())
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        eprintln!("{}: dup2: {e}", cfg.daemon.name());
-                        i32::from(crate::EXIT_SYSTEM)
-                    }
-                };
+                drop(accepted);
+                // A standby must not outlive the listener (clients would
+                // queue on a socket nobody serves).
+                if !sys::die_with_parent(Some(me)) {
+                    std::process::exit(0);
+                }
+                let code = standby(&listener, tell, cfg);
                 std::process::exit(code);
             }
-            Ok(Some(_)) => drop(stream),
+            Ok(Some(_)) => {
+                drop(tell);
+                let mut b = [0u8; 1];
+                if !matches!(std::io::Read::read(&mut accepted, &mut b), Ok(1)) {
+                    // The standby died before it got a client: do not spin.
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            }
             Err(e) => {
                 eprintln!("{}: warning: fork: {e}", cfg.daemon.name());
-                drop(stream);
+                std::thread::sleep(std::time::Duration::from_millis(100));
             }
+        }
+    }
+}
+
+/// A standby child: accept one client, tell the parent, serve the client
+/// on descriptors 0 and 1, return the exit code.
+fn standby(listener: &UnixListener, tell: std::io::PipeWriter, cfg: &Config) -> i32 {
+    let stream = loop {
+        match listener.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // EMFILE and friends: report, back off, keep waiting.
+                eprintln!("{}: warning: accept: {e}", cfg.daemon.name());
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    };
+    // From here on the client is ours to finish, listener or not.
+    sys::die_with_parent(None);
+    // The child exits without dropping `listener`, so closing its
+    // descriptor here is the only close.
+    sys::close(listener.as_raw_fd());
+    let _ = std::io::Write::write_all(&mut &tell, b"!");
+    drop(tell);
+    let fd = stream.as_raw_fd();
+    if let Err(e) = sys::dup2(fd, 0).and_then(|()| sys::dup2(fd, 1)) {
+        eprintln!("{}: dup2: {e}", cfg.daemon.name());
+        return i32::from(crate::EXIT_SYSTEM);
+    }
+    drop(stream);
+    match serve::run(cfg) {
+        Ok(()) => 0,
+        Err(f) => {
+            if !matches!(f, Failure::Protocol(_)) {
+                eprintln!("{}: {f:?}", cfg.daemon.name());
+            }
+            i32::from(f.code())
         }
     }
 }

@@ -55,6 +55,14 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
                 return conn.reply(&[codec::status(session.append(&r))]);
             }
         }
+        if let Request::AppendKeep(r) = req {
+            let status = match cfg.daemon {
+                Daemon::Wtmpd => session.append(&r),
+                Daemon::Utmpd => Err(Errno::EPROTO),
+            };
+            conn.reply(&[codec::status(status)])?;
+            continue;
+        }
         let fd = conn.fds.pop();
         conn.fds.clear();
         let reply = session.handle(req, fd);
@@ -261,7 +269,9 @@ impl Session {
                 base_found(written)
             }
             // Not this daemon's to serve.
-            Request::Append(_) | Request::Pty { .. } => vec![Errno::EPROTO.to_wire()],
+            Request::Append(_) | Request::AppendKeep(_) | Request::Pty { .. } => {
+                vec![Errno::EPROTO.to_wire()]
+            }
         }
     }
 

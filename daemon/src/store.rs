@@ -82,20 +82,24 @@ impl Store {
     }
 
     /// Runs `f` on the table under the exclusive lock, then makes what it
-    /// wrote durable before returning.
+    /// wrote durable before returning. The `fdatasync` runs after the lock
+    /// is released: the caller still answers only once its write is on
+    /// disk, while the next writer goes ahead and concurrent syncs share
+    /// one journal commit.
     pub fn write<T>(
         &mut self,
         f: impl FnOnce(&mut FileTable) -> Result<T, Errno>,
     ) -> Result<T, Errno> {
         self.lock.lock().map_err(|e| errno_of(&e))?;
         let posix = sys::try_posix_lock(&self.file, true);
-        let result = f(&mut Table::new(FileStorage(&self.file), self.layout))
-            .and_then(|v| self.file.sync_data().map(|()| v).map_err(|e| errno_of(&e)));
+        let result = f(&mut Table::new(FileStorage(&self.file), self.layout));
         if posix {
             sys::posix_unlock(&self.file);
         }
         let _ = self.lock.unlock();
-        result
+        let value = result?;
+        self.file.sync_data().map_err(|e| errno_of(&e))?;
+        Ok(value)
     }
 
     /// wtmp's append: cut a torn tail back to a whole record, append, roll

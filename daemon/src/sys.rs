@@ -274,3 +274,25 @@ pub fn user_name(uid: u32) -> Option<Vec<u8>> {
             .to_vec(),
     )
 }
+
+/// Asks for SIGTERM when the parent (the listener) dies (`Some(parent)`),
+/// or cancels that (`None`). Returns false if the parent is already gone.
+pub fn die_with_parent(parent: Option<i32>) -> bool {
+    let sig = if parent.is_some() { libc::SIGTERM } else { 0 };
+    // SAFETY: PR_SET_PDEATHSIG takes a signal number, no pointers.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) };
+    // SAFETY: getppid cannot fail.
+    parent.is_none_or(|p| unsafe { libc::getppid() } == p)
+}
+
+/// This process's pid.
+pub fn getpid() -> i32 {
+    // SAFETY: getpid cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// Closes descriptor `fd`, which the caller owns and will not use again.
+pub fn close(fd: RawFd) {
+    // SAFETY: per the contract, nothing uses `fd` afterwards.
+    unsafe { libc::close(fd) };
+}

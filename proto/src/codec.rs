@@ -55,8 +55,11 @@ pub enum Request {
     },
     /// `E`: `pututxline` at the connection's cursor.
     Put(Record),
-    /// `+`: wtmpd's append.
+    /// `+`: wtmpd's append; the daemon then closes the connection.
     Append(Record),
+    /// `A` (extension): wtmpd's append on a connection that stays open for
+    /// more.
+    AppendKeep(Record),
     /// `V` (extension): version and capabilities.
     Version,
     /// `B` (extension): up to `max` entries from `start`.
@@ -112,6 +115,8 @@ pub mod op {
     pub const PUT: u8 = b'E';
     /// wtmp append.
     pub const APPEND: u8 = b'+';
+    /// Extension: wtmp append, connection kept.
+    pub const APPEND_KEEP: u8 = b'A';
     /// Extension: version probe.
     pub const VERSION: u8 = b'V';
     /// Extension: bulk read.
@@ -132,7 +137,7 @@ pub fn body_len(op: u8) -> Option<usize> {
         op::REWIND | op::NEXT | op::VERSION => 0,
         op::FIND_ID => 2 + ID_SIZE,
         op::FIND_LINE => LINE_SIZE,
-        op::PUT | op::APPEND => RECORD_SIZE,
+        op::PUT | op::APPEND | op::APPEND_KEEP => RECORD_SIZE,
         op::BULK => 8 + 2,
         op::FIND_ID_AT | op::PUT_AT => CURSOR_SIZE + RECORD_SIZE,
         op::FIND_LINE_AT => CURSOR_SIZE + LINE_SIZE,
@@ -158,6 +163,7 @@ pub fn decode_request(op: u8, body: &[u8]) -> Result<Request, Errno> {
         op::FIND_LINE => Request::FindLine { line: r.take() },
         op::PUT => Request::Put(r.record()?),
         op::APPEND => Request::Append(r.record()?),
+        op::APPEND_KEEP => Request::AppendKeep(r.record()?),
         op::BULK => Request::Bulk {
             start: u64::from_be_bytes(r.take()),
             max: u16::from_be_bytes(r.take()),
@@ -213,6 +219,10 @@ pub fn encode_request(req: &Request, out: &mut [u8; MAX_REQUEST]) -> usize {
             w.put(&[op::APPEND]);
             w.record(rec);
         }
+        Request::AppendKeep(rec) => {
+            w.put(&[op::APPEND_KEEP]);
+            w.record(rec);
+        }
         Request::Bulk { start, max } => {
             w.put(&[op::BULK]);
             w.put(&start.to_be_bytes());
@@ -252,6 +262,7 @@ impl Request {
                 | Request::FindLineAt { .. }
                 | Request::PutAt { .. }
                 | Request::Pty { .. }
+                | Request::AppendKeep(_)
         )
     }
 }
@@ -398,6 +409,7 @@ mod tests {
             Request::FindLine { line },
             Request::Put(sample()),
             Request::Append(sample()),
+            Request::AppendKeep(sample()),
             Request::Bulk {
                 start: 1 << 40,
                 max: 300,

@@ -6,7 +6,7 @@
 //!
 //! Return conventions are libutempter's: 1 for success, 0 for failure.
 
-use crate::client::{self, Conn};
+use crate::client::Conn;
 use crate::config::{self, Service};
 use crate::ret;
 use crate::state;
@@ -36,7 +36,7 @@ fn update(master: c_int, add: bool, host: &[u8]) -> Result<(), Errno> {
     conn.recv(&mut b, dl)?;
     let record = codec::decode_record(&b);
     // As the helper, the wtmp record follows whatever became of it.
-    let _ = client::append(config::socket(Service::Wtmpd), &record, state::deadline());
+    let _ = state::with(|st, dl| st.append(Service::Wtmpd, &record, dl));
     Ok(())
 }
 

@@ -46,6 +46,9 @@ pub struct State {
     /// `endutxent` and `utmpxname` as it does in glibc.
     cursor: Cursor,
     conn: Option<Conn>,
+    /// A kept connection for wtmp/btmp appends, and the daemon it goes to.
+    log_conn: Option<Conn>,
+    log_service: Option<Service>,
     dialects: Dialects,
     /// Records `cache_start..cache_start + cache_len` of a bulk read, in wire form.
     cache: [u8; CACHE * RECORD_SIZE],
@@ -68,6 +71,8 @@ static STATE: Global = Global(UnsafeCell::new(State {
     open: false,
     cursor: Cursor { pos: 0, last: None },
     conn: None,
+    log_conn: None,
+    log_service: None,
     dialects: Dialects {
         utmpd: Dialect::Unknown,
         wtmpd: Dialect::Unknown,
@@ -99,9 +104,19 @@ pub fn with<T>(f: impl FnOnce(&mut State, Deadline) -> Result<T, Errno>) -> Resu
         // cache are ours and stay valid. A plain file descriptor is shared
         // harmlessly, as in glibc (all reads are pread).
         st.conn = None;
+        st.log_conn = None;
         st.pid = me;
     }
     f(st, dl)
+}
+
+/// Which of the state's connections an exchange uses.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// The utmp session's (reads, writes, cursor).
+    Session,
+    /// The kept connection for appends.
+    Log,
 }
 
 /// The dialect of each daemon.
@@ -171,7 +186,7 @@ impl State {
         if let Route::Daemon(service) = self.route {
             // A new base connection starts at the beginning anyway.
             if was_open && self.conn.is_some() && *self.dialects.of(service) == Dialect::Base {
-                self.transact(service, dl, |c, _| {
+                self.transact(service, dl, |c| {
                     c.send(&Request::Rewind, dl)?;
                     c.recv_status(dl)
                 })??;
@@ -193,14 +208,8 @@ impl State {
         if let Some(r) = self.take_cached() {
             return Ok(Some(r));
         }
-        if self.dialect(service, dl)? == Dialect::Base {
-            return match self.base_read(service, dl, &Request::Next) {
-                Err(e) if e == Errno::ESRCH => Ok(None),
-                other => other.map(Some),
-            };
-        }
         let start = self.cursor.pos;
-        let n = self.transact(service, dl, |c, _| {
+        let bulk = self.extended(service, dl, |c| {
             let max = CACHE as u16;
             c.send(&Request::Bulk { start, max }, dl)?;
             let status = c.recv_status(dl)?;
@@ -215,7 +224,14 @@ impl State {
                 return Err(Errno::EPROTO);
             }
             Ok(Ok(n))
-        })??;
+        })?;
+        let Some(n) = bulk else {
+            return match self.base_read(service, dl, &Request::Next) {
+                Err(e) if e == Errno::ESRCH => Ok(None),
+                other => other.map(Some),
+            };
+        };
+        let n = n?;
         if n == 0 {
             return Ok(None);
         }
@@ -264,18 +280,18 @@ impl State {
             }
             Route::Daemon(s) => s,
         };
-        if self.dialect(service, dl)? == Dialect::Base {
-            let req = Request::FindId {
-                kind: query.kind.0,
-                id: query.id,
-            };
-            return self.base_read(service, dl, &req);
-        }
         let req = Request::FindIdAt {
             cursor: self.cursor,
             query: *query,
         };
-        self.cursor_search(service, dl, &req)
+        if let Some(found) = self.cursor_search(service, dl, &req)? {
+            return found;
+        }
+        let req = Request::FindId {
+            kind: query.kind.0,
+            id: query.id,
+        };
+        self.base_read(service, dl, &req)
     }
 
     /// `getutxline`.
@@ -290,14 +306,14 @@ impl State {
             }
             Route::Daemon(s) => s,
         };
-        if self.dialect(service, dl)? == Dialect::Base {
-            return self.base_read(service, dl, &Request::FindLine { line: *line });
-        }
         let req = Request::FindLineAt {
             cursor: self.cursor,
             line: *line,
         };
-        self.cursor_search(service, dl, &req)
+        if let Some(found) = self.cursor_search(service, dl, &req)? {
+            return found;
+        }
+        self.base_read(service, dl, &Request::FindLine { line: *line })
     }
 
     /// `pututxline`.
@@ -315,26 +331,50 @@ impl State {
             }
             Route::Daemon(s) => s,
         };
-        if self.dialect(service, dl)? == Dialect::Base {
-            self.transact(service, dl, |c, _| {
-                c.send(&Request::Put(*record), dl)?;
-                c.recv_status(dl)
-            })??;
-            return Ok(Put { appended: false });
-        }
         let req = Request::PutAt {
             cursor: self.cursor,
             record: *record,
         };
-        let (status, appended, cursor) = self.transact(service, dl, |c, _| {
+        let reply = self.extended(service, dl, |c| {
             c.send(&req, dl)?;
             let status = c.recv_status(dl)?;
             let mut flag = [0u8; 1];
             c.recv(&mut flag, dl)?;
             Ok((status, flag[0] != 0, recv_cursor(c, dl)?))
         })?;
-        self.cursor = cursor;
-        status.map(|()| Put { appended })
+        if let Some((status, appended, cursor)) = reply {
+            self.cursor = cursor;
+            return status.map(|()| Put { appended });
+        }
+        self.transact(service, dl, |c| {
+            c.send(&Request::Put(*record), dl)?;
+            c.recv_status(dl)
+        })??;
+        Ok(Put { appended: false })
+    }
+
+    fn slot(&mut self, slot: Slot) -> &mut Option<Conn> {
+        match slot {
+            Slot::Session => &mut self.conn,
+            Slot::Log => &mut self.log_conn,
+        }
+    }
+
+    /// `updwtmpx` to a daemon: on a kept connection (`A`), or one
+    /// connection per record (`+`) with skarnet's wtmpd.
+    pub fn append(&mut self, service: Service, record: &Record, dl: Deadline) -> Result<(), Errno> {
+        if self.log_service != Some(service) {
+            self.log_conn = None;
+            self.log_service = Some(service);
+        }
+        let kept = self.extended_on(Slot::Log, service, dl, |c| {
+            c.send(&Request::AppendKeep(*record), dl)?;
+            c.recv_status(dl)
+        })?;
+        match kept {
+            Some(status) => status,
+            None => client::append(config::socket(service), record, dl),
+        }
     }
 
     /// Runs `f` on the plain file under glibc's lock of `kind`.
@@ -359,7 +399,7 @@ impl State {
         dl: Deadline,
         req: &Request,
     ) -> Result<Record, Errno> {
-        self.transact(service, dl, |c, _| {
+        self.transact(service, dl, |c| {
             c.send(req, dl)?;
             Ok(match c.recv_status(dl)? {
                 Ok(()) => Ok(recv_record(c, dl)?),
@@ -369,50 +409,66 @@ impl State {
     }
 
     /// An extension search: status and cursor; the entry found is the
-    /// cursor's last entry.
+    /// cursor's last entry. `None` when the daemon speaks the base protocol.
     fn cursor_search(
         &mut self,
         service: Service,
         dl: Deadline,
         req: &Request,
-    ) -> Result<Record, Errno> {
-        let (status, cursor) = self.transact(service, dl, |c, _| {
+    ) -> Result<Option<Result<Record, Errno>>, Errno> {
+        let reply = self.extended(service, dl, |c| {
             c.send(req, dl)?;
             let status = c.recv_status(dl)?;
             Ok((status, recv_cursor(c, dl)?))
         })?;
-        self.cursor = cursor;
-        status?;
-        cursor.last.ok_or(Errno::EPROTO)
+        Ok(reply.map(|(status, cursor)| {
+            self.cursor = cursor;
+            status.and_then(|()| cursor.last.ok_or(Errno::EPROTO))
+        }))
     }
 
-    /// The dialect of `service`, probing the daemon on first contact.
-    fn dialect(&mut self, service: Service, dl: Deadline) -> Result<Dialect, Errno> {
-        if *self.dialects.of(service) == Dialect::Unknown {
-            let conn = Conn::connect(config::socket(service), dl)?;
-            conn.send(&Request::Version, dl)?;
-            let d = match conn.recv_status(dl) {
-                Ok(Ok(())) => {
-                    let mut b = [0u8; 8];
-                    conn.recv(&mut b, dl)?;
-                    let (_, caps) = codec::decode_version(&b);
-                    let want = codec::CAP_BULK | codec::CAP_CURSOR;
-                    if caps & want == want {
-                        Dialect::Extended
-                    } else {
-                        Dialect::Base
+    /// Runs an extension exchange; `None` when the daemon turns out to
+    /// speak only the base protocol. The first exchange with a daemon is
+    /// also the probe: skarnet's closes the connection on an opcode it does
+    /// not know (the request has done nothing), so the process falls back
+    /// to the base protocol for good; an answer settles on the extensions.
+    fn extended<T>(
+        &mut self,
+        service: Service,
+        dl: Deadline,
+        f: impl Fn(&Conn) -> Result<T, Errno>,
+    ) -> Result<Option<T>, Errno> {
+        self.extended_on(Slot::Session, service, dl, f)
+    }
+
+    /// [`State::extended`] on connection `slot`.
+    fn extended_on<T>(
+        &mut self,
+        slot: Slot,
+        service: Service,
+        dl: Deadline,
+        f: impl Fn(&Conn) -> Result<T, Errno>,
+    ) -> Result<Option<T>, Errno> {
+        match *self.dialects.of(service) {
+            Dialect::Base => Ok(None),
+            Dialect::Extended => self.transact_on(slot, service, dl, f).map(Some),
+            Dialect::Unknown => {
+                let conn = Conn::connect(config::socket(service), dl)?;
+                *self.slot(slot) = None;
+                match f(&conn) {
+                    Ok(v) => {
+                        *self.dialects.of(service) = Dialect::Extended;
+                        *self.slot(slot) = Some(conn);
+                        Ok(Some(v))
                     }
+                    Err(e) if client::is_lost(e) => {
+                        *self.dialects.of(service) = Dialect::Base;
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
                 }
-                // skarnet's daemon closes the connection on an unknown
-                // opcode; a daemon that refuses it is no better.
-                Ok(Err(_)) => Dialect::Base,
-                Err(e) if client::is_lost(e) => Dialect::Base,
-                Err(e) => return Err(e),
-            };
-            *self.dialects.of(service) = d;
-            self.conn = (d == Dialect::Extended).then_some(conn);
+            }
         }
-        Ok(*self.dialects.of(service))
     }
 
     /// Runs one exchange with `service`, connecting first if needed. A
@@ -423,21 +479,32 @@ impl State {
         &mut self,
         service: Service,
         dl: Deadline,
-        f: impl Fn(&Conn, Dialect) -> Result<T, Errno>,
+        f: impl Fn(&Conn) -> Result<T, Errno>,
     ) -> Result<T, Errno> {
-        let dialect = self.dialect(service, dl)?;
+        self.transact_on(Slot::Session, service, dl, f)
+    }
+
+    /// [`State::transact`] on connection `slot`.
+    fn transact_on<T>(
+        &mut self,
+        slot: Slot,
+        service: Service,
+        dl: Deadline,
+        f: impl Fn(&Conn) -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        let retry = *self.dialects.of(service) == Dialect::Extended;
         let mut retried = false;
         loop {
-            let fresh = self.conn.is_none();
+            let fresh = self.slot(slot).is_none();
             if fresh {
-                self.conn = Some(Conn::connect(config::socket(service), dl)?);
+                *self.slot(slot) = Some(Conn::connect(config::socket(service), dl)?);
             }
-            let conn = self.conn.as_ref().ok_or(Errno::EIO)?;
-            match f(conn, dialect) {
+            let conn = self.slot(slot).as_ref().ok_or(Errno::EIO)?;
+            match f(conn) {
                 Ok(v) => return Ok(v),
                 Err(e) => {
-                    self.conn = None;
-                    if client::is_lost(e) && !fresh && !retried && dialect == Dialect::Extended {
+                    *self.slot(slot) = None;
+                    if client::is_lost(e) && !fresh && !retried && retry {
                         retried = true;
                         continue;
                     }

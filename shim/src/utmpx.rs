@@ -5,8 +5,6 @@
 //! the result to [`crate::ret`]. Records cross the boundary in the host's
 //! own layout (glibc or musl, see [`crate::host`]).
 
-use crate::client;
-use crate::config;
 use crate::file;
 use crate::host;
 use crate::paths::{self, Route};
@@ -116,7 +114,7 @@ pub fn set_name(name: &CStr) -> Result<(), Errno> {
 pub fn append(path: &CStr, record: &Record) -> Result<(), Errno> {
     let dl = state::deadline();
     ret::keep_errno(|| match paths::route(path.to_bytes()) {
-        Route::Daemon(service) => client::append(config::socket(service), record, dl),
+        Route::Daemon(service) => state::with(|st, dl| st.append(service, record, dl)),
         Route::File => file::append(path, host::layout(), record, dl),
     })
 }
