@@ -5,6 +5,7 @@ mod deploy;
 mod differential;
 mod e2e;
 mod faults;
+mod hostile;
 mod hosts;
 mod launch;
 mod programs;

@@ -50,13 +50,15 @@ pub struct Config {
     pub listen: Option<PathBuf>,
     /// wtmpd: only root may append (the btmp policy).
     pub root_only: bool,
+    /// Hide other users' `ut_host` and `ut_addr_v6` from non-root readers.
+    pub private: bool,
 }
 
 /// The usage line of `which`.
 pub fn usage(which: Daemon) -> String {
     let extra = match which {
-        Daemon::Utmpd => "",
-        Daemon::Wtmpd => " [--root-only]",
+        Daemon::Utmpd => " [--private]",
+        Daemon::Wtmpd => " [--root-only] [--private]",
     };
     format!(
         "usage: {} [--listen SOCKET] [--format glibc|musl] [--lock LOCKFILE] [--timeout MS]{extra} [FILE]\n  \
@@ -74,6 +76,7 @@ pub fn parse(daemon: Daemon, argv: &[OsString]) -> Result<Config, Failure> {
     let mut timeout = Duration::from_secs(30);
     let mut listen = None;
     let mut root_only = false;
+    let mut private = false;
     let mut it = argv.iter();
     let bad = |m: String| Failure::Usage(m);
     while let Some(arg) = it.next() {
@@ -102,6 +105,7 @@ pub fn parse(daemon: Daemon, argv: &[OsString]) -> Result<Config, Failure> {
                 timeout = Duration::from_millis(ms);
             }
             Some("--root-only") if daemon == Daemon::Wtmpd => root_only = true,
+            Some("--private") => private = true,
             Some("--help") | Some("-h") => return Err(bad("help requested".into())),
             Some(s) if s.starts_with('-') && s.len() > 1 => {
                 return Err(bad(format!("unknown option {s}")))
@@ -124,6 +128,7 @@ pub fn parse(daemon: Daemon, argv: &[OsString]) -> Result<Config, Failure> {
         timeout,
         listen,
         root_only,
+        private,
     })
 }
 

@@ -32,6 +32,19 @@ pub fn may_read(peer: &Peer, root_only: bool) -> Result<(), Errno> {
     }
 }
 
+/// What a reader sees of `r`: with the privacy option, a non-root peer
+/// does not see where other users log in from (`ut_host`, `ut_addr_v6`).
+/// `name_of` resolves the peer's uid to its user name.
+pub fn shown(peer: &Peer, private: bool, r: &Record, name_of: impl Fn(u32) -> Option<Vec<u8>>) -> Record {
+    if !private || peer.uid == 0 || name_of(peer.uid).as_deref() == Some(r.user_str()) {
+        return *r;
+    }
+    let mut hidden = *r;
+    hidden.host = [0; proto::record::HOST_SIZE];
+    hidden.addr_v6 = [0; 4];
+    hidden
+}
+
 /// Rewriting a log in place (`pututxline` on wtmp or btmp): root alone.
 pub fn may_rewrite_log(peer: &Peer) -> Result<(), Errno> {
     if peer.uid == 0 {
@@ -93,6 +106,23 @@ mod tests {
             may_write_utmp(&peer(1000, 1000, &[5]), d),
             Err(Errno::EPERM)
         );
+    }
+
+    #[test]
+    fn privacy_hides_other_users_hosts_from_non_root() {
+        let mut r = rec(b"bob");
+        r.host[0] = b'h';
+        r.addr_v6 = [1, 2, 3, 4];
+        let name_of = |uid: u32| (uid == 1000).then(|| b"alice".to_vec());
+        let alice = peer(1000, 1000, &[]);
+        let seen = shown(&alice, true, &r, name_of);
+        assert_eq!((seen.host[0], seen.addr_v6), (0, [0; 4]));
+        assert_eq!(seen.user_str(), b"bob");
+        assert_eq!(shown(&alice, false, &r, name_of), r);
+        assert_eq!(shown(&peer(0, 0, &[]), true, &r, name_of), r);
+        let mut own = r;
+        own.user = rec(b"alice").user;
+        assert_eq!(shown(&alice, true, &own, name_of), own);
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
         },
         daemon: cfg.daemon,
         root_only: cfg.root_only,
+        private: cfg.private,
+        peer_name: None,
     };
     while let Some(req) = conn.request()? {
         if let Request::Append(r) = req {
@@ -172,6 +174,9 @@ struct Session {
     me: policy::Daemon,
     daemon: Daemon,
     root_only: bool,
+    private: bool,
+    /// The peer's user name, looked up once when privacy needs it.
+    peer_name: Option<Option<Vec<u8>>>,
 }
 
 impl Session {
@@ -201,7 +206,7 @@ impl Session {
                 let mut c = self.cursor;
                 let r = readable.and_then(|()| self.store()?.read(|t| table::next(t, &mut c)));
                 self.cursor = c;
-                base_found(r.and_then(|o| o.ok_or(Errno::ESRCH)))
+                self.base_found(r.and_then(|o| o.ok_or(Errno::ESRCH)))
             }
             Request::FindId { kind, id } => {
                 let mut query = Record::EMPTY;
@@ -210,13 +215,13 @@ impl Session {
                 let mut c = self.cursor;
                 let r = readable.and_then(|()| self.find_id(&mut c, &query));
                 self.cursor = c;
-                base_found(r)
+                self.base_found(r)
             }
             Request::FindLine { line } => {
                 let mut c = self.cursor;
                 let r = readable.and_then(|()| self.find_line(&mut c, &line));
                 self.cursor = c;
-                base_found(r)
+                self.base_found(r)
             }
             Request::Put(record) => {
                 let mut c = self.cursor;
@@ -235,7 +240,8 @@ impl Session {
                         out.extend_from_slice(&(start + records.len() as u64).to_be_bytes());
                         out.extend_from_slice(&(records.len() as u16).to_be_bytes());
                         for r in &records {
-                            push_record(&mut out, r);
+                            let r = self.shown(r);
+                            push_record(&mut out, &r);
                         }
                         out
                     }
@@ -248,15 +254,18 @@ impl Session {
             }
             Request::FindIdAt { mut cursor, query } => {
                 let r = readable.and_then(|()| self.find_id(&mut cursor, &query));
+                cursor.last = cursor.last.map(|l| self.shown(&l));
                 cursor_reply(r.map(|_| ()), None, &cursor)
             }
             Request::FindLineAt { mut cursor, line } => {
                 let r = readable.and_then(|()| self.find_line(&mut cursor, &line));
+                cursor.last = cursor.last.map(|l| self.shown(&l));
                 cursor_reply(r.map(|_| ()), None, &cursor)
             }
             Request::PutAt { mut cursor, record } => {
                 let r = self.put(&mut cursor, &record);
                 let appended = r.as_ref().is_ok_and(|p| p.appended);
+                cursor.last = cursor.last.map(|l| self.shown(&l));
                 cursor_reply(r.map(|_| ()), Some(appended), &cursor)
             }
             Request::Pty { add, host } if self.daemon == Daemon::Utmpd => {
@@ -298,6 +307,21 @@ impl Session {
             Daemon::Wtmpd => policy::may_rewrite_log(&self.peer)?,
         }
         self.store()?.write(|t| table::put(t, c, record))
+    }
+
+    /// What this peer may see of `r` (the privacy option).
+    fn shown(&mut self, r: &Record) -> Record {
+        if !self.private || self.peer.uid == 0 {
+            return *r;
+        }
+        let uid = self.peer.uid;
+        let name = self.peer_name.get_or_insert_with(|| sys::user_name(uid)).clone();
+        policy::shown(&self.peer, true, r, |_| name.clone())
+    }
+
+    /// A base-protocol reply to a read, as this peer may see it.
+    fn base_found(&mut self, r: Result<Record, Errno>) -> Vec<u8> {
+        base_found(r.map(|rec| self.shown(&rec)))
     }
 
     fn append(&mut self, record: &Record) -> Result<(), Errno> {

@@ -1,0 +1,304 @@
+//! Hostile input, faults and hostile neighbours: the daemons answer or
+//! hang up in bounded time, refused requests change nothing, locks held by
+//! users stall nobody, a full disk loses nothing, and setuid programs do
+//! not trust the environment.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use util::{c_program, daemon, ensure_user, lines_with, Cc, Daemons, Guarded, PtySession, Run, TempDir};
+
+/// xorshift64*, for reproducible hostile input.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// A record file with a few entries, written by root through utmpd.
+fn seeded(dir: &TempDir, name: &str) -> std::path::PathBuf {
+    let f = dir.path().join(name);
+    let mut input = Vec::new();
+    for i in 0..5u8 {
+        let mut r = proto::Record::EMPTY;
+        r.kind = proto::Kind::USER_PROCESS;
+        proto::record::set_field(&mut r.line, format!("tty{i}").as_bytes());
+        proto::record::set_field(&mut r.user, b"root");
+        let mut b = [0u8; 400];
+        proto::codec::encode_record(&r, &mut b);
+        input.push(b'P');
+        input.extend_from_slice(&proto::codec::encode_cursor(&proto::table::Cursor::default()));
+        input.extend_from_slice(&b);
+    }
+    let bin = if name == "utmp" { "utmps-utmpd" } else { "utmps-wtmpd" };
+    let o = Run::new(daemon(bin))
+        .args([&f])
+        .env("PROTO", "IPC")
+        .env("IPCREMOTEEUID", "0")
+        .env("IPCREMOTEEGID", "0")
+        .stdin(&input)
+        .run();
+    assert!(o.status.success(), "{o}");
+    assert_eq!(std::fs::metadata(&f).unwrap().len(), 5 * 384);
+    f
+}
+
+#[test]
+fn random_and_malformed_requests_change_nothing_and_end_in_bounded_time() {
+    let dir = TempDir::new("fuzz");
+    let utmp = seeded(&dir, "utmp");
+    let wtmp = dir.path().join("wtmp");
+    std::fs::copy(&utmp, &wtmp).unwrap();
+    let before = (std::fs::read(&utmp).unwrap(), std::fs::read(&wtmp).unwrap());
+    let ops = b"reilEBILPVAT+";
+    let mut rng = Rng(0x5eed_f00d);
+    let cases = 400;
+    let (mut answered, mut closed) = (0, 0);
+    for case in 0..cases {
+        let len = (rng.next() % 1500) as usize;
+        let mut input: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        if case % 2 == 0 && !input.is_empty() {
+            // Well-formed opcodes with random, truncated or oversized bodies.
+            input[0] = ops[(rng.next() % ops.len() as u64) as usize];
+        }
+        for (bin, file) in [("utmps-utmpd", &utmp), ("utmps-wtmpd", &wtmp)] {
+            // An ordinary peer (a uid with no user name): nothing it sends may write.
+            let o = Run::new(daemon(bin))
+                .args(["--timeout".as_ref(), "500".as_ref(), file.as_os_str()])
+                .env("PROTO", "IPC")
+                .env("IPCREMOTEEUID", "4242424")
+                .env("IPCREMOTEEGID", "4242424")
+                .stdin(&input)
+                .timeout(Duration::from_secs(10))
+                .run();
+            let code = o.status.code();
+            assert!(matches!(code, Some(0) | Some(1)), "case {case} {bin}: crashed or failed: {o}");
+            assert!(!o.stderr.contains("panicked"), "case {case} {bin}: {o}");
+            if o.stdout.is_empty() {
+                closed += 1;
+            } else {
+                answered += 1;
+            }
+        }
+        assert_eq!(std::fs::read(&utmp).unwrap(), before.0, "case {case}: utmp changed");
+        assert_eq!(std::fs::read(&wtmp).unwrap(), before.1, "case {case}: wtmp changed");
+    }
+    println!("{} hostile inputs: {answered} answered, {closed} closed without a reply, 0 crashes", cases * 2);
+    assert!(answered > 100 && closed > 100, "{answered} {closed}");
+}
+
+#[test]
+fn silent_and_stalled_clients_cannot_keep_a_daemon() {
+    let dir = TempDir::new("stall");
+    let utmp = seeded(&dir, "utmp");
+    for input in [&b""[..], b"E\x07\x00\x00", b"P"] {
+        let start = Instant::now();
+        let mut child = Command::new(daemon("utmps-utmpd"))
+            .args(["--timeout".as_ref(), "300".as_ref(), utmp.as_os_str()])
+            .env("PROTO", "IPC")
+            .env("IPCREMOTEEUID", "0")
+            .env("IPCREMOTEEGID", "0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Send part of a request, or nothing, and keep the pipe open.
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input).unwrap();
+        let status = util::eventually("the daemon to give up on its client", || child.try_wait().unwrap());
+        assert_eq!(status.code(), Some(1), "{input:?}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+        drop(stdin);
+    }
+}
+
+#[test]
+fn locks_held_by_an_ordinary_user_stall_no_writer() {
+    let user = "utmpstest1";
+    ensure_user(user);
+    let d = Daemons::start();
+    let ctl = c_program("utmpctl", Cc::Gnu);
+    let o = d.cmd(&ctl).args(["put", "7", "root", "pts/1", "1", "1"]).run();
+    assert_eq!(o.ok().trim(), "ok");
+    let o = d.cmd(&ctl).args(["wtmp", "/var/log/wtmp", "7", "root", "pts/1", "1", "1"]).run();
+    assert_eq!(o.ok().trim(), "ok");
+    // The user locks everything they can open: the world-readable record
+    // files. The daemons' lock files are not readable by them.
+    let mut locker = Guarded(
+        Command::new("setpriv")
+            .args([&format!("--reuid={user}"), &format!("--regid={user}"), "--init-groups"])
+            .arg(c_program("locker", Cc::Gnu))
+            .args([d.file("utmp"), d.file("wtmp"), d.file("utmp.lock"), d.file("wtmp.lock")])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(locker.0.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    loop {
+        let mut l = String::new();
+        out.read_line(&mut l).unwrap();
+        if l.trim() == "locked" || l.is_empty() {
+            break;
+        }
+        lines.push(l);
+    }
+    assert_eq!(lines.len(), 2, "the lock files must be out of reach: {lines:?}");
+    assert!(lines.iter().all(|l| l.starts_with("cannot open") && l.contains(".lock")), "{lines:?}");
+    // Every write still succeeds within a short deadline.
+    for i in 0..20 {
+        let line = format!("pts/{i}");
+        let o = d.cmd(&ctl).args(["put", "7", "root", &line, &i.to_string(), "1"]).env("UTMPS_TIMEOUT_MS", "1000").run();
+        assert_eq!(o.ok().trim(), "ok", "{o}");
+        let o = d
+            .cmd(&ctl)
+            .args(["wtmp", "/var/log/wtmp", "7", "root", &line, "1", "1"])
+            .env("UTMPS_TIMEOUT_MS", "1000")
+            .run();
+        assert_eq!(o.ok().trim(), "ok", "{o}");
+    }
+}
+
+#[test]
+fn a_file_size_limit_fails_the_write_and_leaves_whole_records() {
+    let dir = TempDir::new("fsize");
+    let sock = dir.path().join("wtmpd.sock");
+    let usock = dir.path().join("utmpd.sock");
+    // Room for three records and a bit.
+    let limit = (3 * 384 + 100).to_string();
+    let spawn = |bin: &str, s: &std::path::Path, file: &str| {
+        Guarded(
+            Command::new("prlimit")
+                .arg(format!("--fsize={limit}"))
+                .arg(daemon(bin))
+                .arg("--listen")
+                .arg(s)
+                .arg(dir.path().join(file))
+                .current_dir(dir.path())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let _w = spawn("utmps-wtmpd", &sock, "wtmp");
+    let _u = spawn("utmps-utmpd", &usock, "utmp");
+    util::wait_for(&sock);
+    util::wait_for(&usock);
+    let ctl = c_program("utmpctl", Cc::Musl);
+    let run = |args: &[&str]| {
+        Run::new(&ctl)
+            .preload()
+            .env("UTMPS_WTMPD_SOCKET", &sock)
+            .env("UTMPS_UTMPD_SOCKET", &usock)
+            .args(args)
+            .run()
+            .stdout
+            .trim()
+            .to_string()
+    };
+    let mut results = Vec::new();
+    for i in 0..5 {
+        let line = format!("pts/{i}");
+        results.push(run(&["wtmp", "/var/log/wtmp", "7", "root", &line, "1", "1"]));
+        results.push(run(&["put", "7", "root", &line, &i.to_string(), "1"]));
+    }
+    let efbig = format!("err {}", libc::EFBIG);
+    assert_eq!(results, ["ok", "ok", "ok", "ok", "ok", "ok", &efbig, &efbig, &efbig, &efbig], "{results:?}");
+    for f in ["wtmp", "utmp"] {
+        let len = std::fs::metadata(dir.path().join(f)).unwrap().len();
+        assert_eq!(len, 3 * 384, "{f}: a partial record was left");
+        let dump = Run::new("utmpdump").args([dir.path().join(f)]).run();
+        assert_eq!(dump.ok().lines().count(), 3, "{dump}");
+    }
+}
+
+#[test]
+fn privacy_mode_hides_other_users_hosts_from_ordinary_readers() {
+    let (alice, bob) = ("utmpstest1", "utmpstest2");
+    ensure_user(alice);
+    ensure_user(bob);
+    let d = Daemons::start_with(&["--private"]);
+    let ctl = c_program("utmpctl", Cc::Gnu);
+    let sessions = [PtySession::start(None), PtySession::start(None)];
+    for (user, s) in [alice, bob].iter().zip(&sessions) {
+        let host = format!("{user}.example");
+        let o = d.cmd(&ctl).args(["put", "7", user, &s.line, &s.line[4..], &s.pid.to_string(), &host]).run();
+        assert_eq!(o.ok().trim(), "ok");
+    }
+    for cc in Cc::ALL {
+        let o = d.cmd(c_program("utmpctl", cc)).args(["list"]).user(alice).run();
+        assert!(o.ok().contains("utmpstest1.example"), "own host visible: {o}");
+        assert!(!o.ok().contains("utmpstest2.example"), "other host hidden: {o}");
+        assert_eq!(lines_with(o.ok(), bob).len(), 1, "the entry itself stays: {o}");
+        let o = d.cmd(c_program("utmpctl", cc)).args(["line", &sessions[1].line]).user(alice).run();
+        assert!(!o.ok().contains("utmpstest2.example"), "{o}");
+    }
+    let who = d.cmd("who").args(["--lookup"]).user(alice).run();
+    assert!(!who.ok().contains("utmpstest2.example"), "{who}");
+    let root = d.cmd(&ctl).args(["list"]).run();
+    assert!(root.ok().contains("utmpstest2.example"), "root sees all: {root}");
+}
+
+#[test]
+fn setuid_programs_ignore_the_utmps_variables() {
+    // The shim goes into a setuid program only through ld.so.preload:
+    // provide one in a private mount namespace (an overlay on /etc whose
+    // upper layer is a temporary directory), never on the machine.
+    let user = "utmpstest1";
+    ensure_user(user);
+    let d = Daemons::start();
+    let ctl = c_program("utmpctl", Cc::Gnu);
+    let o = d.cmd(&ctl).args(["put", "7", "root", "pts/5", "5", "1"]).run();
+    assert_eq!(o.ok().trim(), "ok");
+    let dir = TempDir::new("suid");
+    let setuid = dir.path().join("utmpctl-setuid");
+    let plain = dir.path().join("utmpctl-plain");
+    std::fs::copy(&ctl, &setuid).unwrap();
+    std::fs::copy(&ctl, &plain).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&setuid, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    for sub in ["upper", "work"] {
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+    }
+    let script = r#"
+set -eu
+mount -t tmpfs tmpfs /run
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$DIR/upper,workdir=$DIR/work" /etc
+# Only ever write the overlay's copy.
+mountpoint -q /etc || { echo "no overlay on /etc" >&2; exit 1; }
+[ "$(findmnt -n -o FSTYPE /etc)" = overlay ] || exit 1
+echo "$SHIM" > /etc/ld.so.preload
+# A utmpd on the default socket, with its own entry.
+mkdir -p /run/utmps "$DIR/ns"
+(cd "$DIR/ns" && exec "$UTMPD" --listen /run/utmps/.utmpd-socket) &
+daemon=$!
+trap 'kill $daemon' EXIT
+while [ ! -S /run/utmps/.utmpd-socket ]; do sleep 0.01; done
+"$DIR/utmpctl-plain" put 7 root pts/9 9 1 >/dev/null
+for prog in "$DIR/utmpctl-plain" "$DIR/utmpctl-setuid"; do
+    setpriv --reuid="$USERNAME" --regid="$USERNAME" --init-groups env UTMPS_UTMPD_SOCKET="$SOCK" "$prog" list || true
+done
+"#;
+    let o = Run::new("unshare")
+        .args(["-m", "sh", "-c", script])
+        .env("DIR", dir.path())
+        .env("SHIM", util::shim())
+        .env("USERNAME", user)
+        .env("SOCK", d.file("utmpd.sock"))
+        .env("UTMPD", daemon("utmps-utmpd"))
+        .run();
+    let out = o.ok();
+    let l: Vec<_> = out.lines().collect();
+    assert_eq!(l.len(), 2, "{o}");
+    // The plain program follows UTMPS_UTMPD_SOCKET to the test daemon.
+    assert!(l[0].starts_with("7 root pts/5"), "{o}");
+    // The setuid one has the shim too, but ignores the variable and uses
+    // the default socket.
+    assert!(l[1].starts_with("7 root pts/9"), "{o}");
+    assert!(!std::path::Path::new("/etc/ld.so.preload").exists(), "the machine's preload file appeared");
+}
