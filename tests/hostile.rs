@@ -6,7 +6,9 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use util::{c_program, daemon, ensure_user, lines_with, Cc, Daemons, Guarded, PtySession, Run, TempDir};
+use util::{
+    c_program, daemon, ensure_user, lines_with, Cc, Daemons, Guarded, PtySession, Run, TempDir,
+};
 
 /// xorshift64*, for reproducible hostile input.
 struct Rng(u64);
@@ -32,10 +34,16 @@ fn seeded(dir: &TempDir, name: &str) -> std::path::PathBuf {
         let mut b = [0u8; 400];
         proto::codec::encode_record(&r, &mut b);
         input.push(b'P');
-        input.extend_from_slice(&proto::codec::encode_cursor(&proto::table::Cursor::default()));
+        input.extend_from_slice(&proto::codec::encode_cursor(
+            &proto::table::Cursor::default(),
+        ));
         input.extend_from_slice(&b);
     }
-    let bin = if name == "utmp" { "utmps-utmpd" } else { "utmps-wtmpd" };
+    let bin = if name == "utmp" {
+        "utmps-utmpd"
+    } else {
+        "utmps-wtmpd"
+    };
     let o = Run::new(daemon(bin))
         .args([&f])
         .env("PROTO", "IPC")
@@ -77,7 +85,10 @@ fn random_and_malformed_requests_change_nothing_and_end_in_bounded_time() {
                 .timeout(Duration::from_secs(10))
                 .run();
             let code = o.status.code();
-            assert!(matches!(code, Some(0) | Some(1)), "case {case} {bin}: crashed or failed: {o}");
+            assert!(
+                matches!(code, Some(0) | Some(1)),
+                "case {case} {bin}: crashed or failed: {o}"
+            );
             assert!(!o.stderr.contains("panicked"), "case {case} {bin}: {o}");
             if o.stdout.is_empty() {
                 closed += 1;
@@ -85,10 +96,21 @@ fn random_and_malformed_requests_change_nothing_and_end_in_bounded_time() {
                 answered += 1;
             }
         }
-        assert_eq!(std::fs::read(&utmp).unwrap(), before.0, "case {case}: utmp changed");
-        assert_eq!(std::fs::read(&wtmp).unwrap(), before.1, "case {case}: wtmp changed");
+        assert_eq!(
+            std::fs::read(&utmp).unwrap(),
+            before.0,
+            "case {case}: utmp changed"
+        );
+        assert_eq!(
+            std::fs::read(&wtmp).unwrap(),
+            before.1,
+            "case {case}: wtmp changed"
+        );
     }
-    println!("{} hostile inputs: {answered} answered, {closed} closed without a reply, 0 crashes", cases * 2);
+    println!(
+        "{} hostile inputs: {answered} answered, {closed} closed without a reply, 0 crashes",
+        cases * 2
+    );
     assert!(answered > 100 && closed > 100, "{answered} {closed}");
 }
 
@@ -111,7 +133,9 @@ fn silent_and_stalled_clients_cannot_keep_a_daemon() {
         // Send part of a request, or nothing, and keep the pipe open.
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(input).unwrap();
-        let status = util::eventually("the daemon to give up on its client", || child.try_wait().unwrap());
+        let status = util::eventually("the daemon to give up on its client", || {
+            child.try_wait().unwrap()
+        });
         assert_eq!(status.code(), Some(1), "{input:?}");
         assert!(start.elapsed() < Duration::from_secs(5));
         drop(stdin);
@@ -124,17 +148,32 @@ fn locks_held_by_an_ordinary_user_stall_no_writer() {
     ensure_user(user);
     let d = Daemons::start();
     let ctl = c_program("utmpctl", Cc::Gnu);
-    let o = d.cmd(&ctl).args(["put", "7", "root", "pts/1", "1", "1"]).run();
+    let o = d
+        .cmd(&ctl)
+        .args(["put", "7", "root", "pts/1", "1", "1"])
+        .run();
     assert_eq!(o.ok().trim(), "ok");
-    let o = d.cmd(&ctl).args(["wtmp", "/var/log/wtmp", "7", "root", "pts/1", "1", "1"]).run();
+    let o = d
+        .cmd(&ctl)
+        .args(["wtmp", "/var/log/wtmp", "7", "root", "pts/1", "1", "1"])
+        .run();
     assert_eq!(o.ok().trim(), "ok");
     // The user locks everything they can open: the world-readable record
     // files. The daemons' lock files are not readable by them.
     let mut locker = Guarded(
         Command::new("setpriv")
-            .args([&format!("--reuid={user}"), &format!("--regid={user}"), "--init-groups"])
+            .args([
+                &format!("--reuid={user}"),
+                &format!("--regid={user}"),
+                "--init-groups",
+            ])
             .arg(c_program("locker", Cc::Gnu))
-            .args([d.file("utmp"), d.file("wtmp"), d.file("utmp.lock"), d.file("wtmp.lock")])
+            .args([
+                d.file("utmp"),
+                d.file("wtmp"),
+                d.file("utmp.lock"),
+                d.file("wtmp.lock"),
+            ])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap(),
@@ -149,12 +188,25 @@ fn locks_held_by_an_ordinary_user_stall_no_writer() {
         }
         lines.push(l);
     }
-    assert_eq!(lines.len(), 2, "the lock files must be out of reach: {lines:?}");
-    assert!(lines.iter().all(|l| l.starts_with("cannot open") && l.contains(".lock")), "{lines:?}");
+    assert_eq!(
+        lines.len(),
+        2,
+        "the lock files must be out of reach: {lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("cannot open") && l.contains(".lock")),
+        "{lines:?}"
+    );
     // Every write still succeeds within a short deadline.
     for i in 0..20 {
         let line = format!("pts/{i}");
-        let o = d.cmd(&ctl).args(["put", "7", "root", &line, &i.to_string(), "1"]).env("UTMPS_TIMEOUT_MS", "1000").run();
+        let o = d
+            .cmd(&ctl)
+            .args(["put", "7", "root", &line, &i.to_string(), "1"])
+            .env("UTMPS_TIMEOUT_MS", "1000")
+            .run();
         assert_eq!(o.ok().trim(), "ok", "{o}");
         let o = d
             .cmd(&ctl)
@@ -204,11 +256,23 @@ fn a_file_size_limit_fails_the_write_and_leaves_whole_records() {
     let mut results = Vec::new();
     for i in 0..5 {
         let line = format!("pts/{i}");
-        results.push(run(&["wtmp", "/var/log/wtmp", "7", "root", &line, "1", "1"]));
+        results.push(run(&[
+            "wtmp",
+            "/var/log/wtmp",
+            "7",
+            "root",
+            &line,
+            "1",
+            "1",
+        ]));
         results.push(run(&["put", "7", "root", &line, &i.to_string(), "1"]));
     }
     let efbig = format!("err {}", libc::EFBIG);
-    assert_eq!(results, ["ok", "ok", "ok", "ok", "ok", "ok", &efbig, &efbig, &efbig, &efbig], "{results:?}");
+    assert_eq!(
+        results,
+        ["ok", "ok", "ok", "ok", "ok", "ok", &efbig, &efbig, &efbig, &efbig],
+        "{results:?}"
+    );
     for f in ["wtmp", "utmp"] {
         let len = std::fs::metadata(dir.path().join(f)).unwrap().len();
         assert_eq!(len, 3 * 384, "{f}: a partial record was left");
@@ -227,21 +291,53 @@ fn privacy_mode_hides_other_users_hosts_from_ordinary_readers() {
     let sessions = [PtySession::start(None), PtySession::start(None)];
     for (user, s) in [alice, bob].iter().zip(&sessions) {
         let host = format!("{user}.example");
-        let o = d.cmd(&ctl).args(["put", "7", user, &s.line, &s.line[4..], &s.pid.to_string(), &host]).run();
+        let o = d
+            .cmd(&ctl)
+            .args([
+                "put",
+                "7",
+                user,
+                &s.line,
+                &s.line[4..],
+                &s.pid.to_string(),
+                &host,
+            ])
+            .run();
         assert_eq!(o.ok().trim(), "ok");
     }
     for cc in Cc::ALL {
-        let o = d.cmd(c_program("utmpctl", cc)).args(["list"]).user(alice).run();
-        assert!(o.ok().contains("utmpstest1.example"), "own host visible: {o}");
-        assert!(!o.ok().contains("utmpstest2.example"), "other host hidden: {o}");
-        assert_eq!(lines_with(o.ok(), bob).len(), 1, "the entry itself stays: {o}");
-        let o = d.cmd(c_program("utmpctl", cc)).args(["line", &sessions[1].line]).user(alice).run();
+        let o = d
+            .cmd(c_program("utmpctl", cc))
+            .args(["list"])
+            .user(alice)
+            .run();
+        assert!(
+            o.ok().contains("utmpstest1.example"),
+            "own host visible: {o}"
+        );
+        assert!(
+            !o.ok().contains("utmpstest2.example"),
+            "other host hidden: {o}"
+        );
+        assert_eq!(
+            lines_with(o.ok(), bob).len(),
+            1,
+            "the entry itself stays: {o}"
+        );
+        let o = d
+            .cmd(c_program("utmpctl", cc))
+            .args(["line", &sessions[1].line])
+            .user(alice)
+            .run();
         assert!(!o.ok().contains("utmpstest2.example"), "{o}");
     }
     let who = d.cmd("who").args(["--lookup"]).user(alice).run();
     assert!(!who.ok().contains("utmpstest2.example"), "{who}");
     let root = d.cmd(&ctl).args(["list"]).run();
-    assert!(root.ok().contains("utmpstest2.example"), "root sees all: {root}");
+    assert!(
+        root.ok().contains("utmpstest2.example"),
+        "root sees all: {root}"
+    );
 }
 
 #[test]
@@ -253,7 +349,10 @@ fn setuid_programs_ignore_the_utmps_variables() {
     ensure_user(user);
     let d = Daemons::start();
     let ctl = c_program("utmpctl", Cc::Gnu);
-    let o = d.cmd(&ctl).args(["put", "7", "root", "pts/5", "5", "1"]).run();
+    let o = d
+        .cmd(&ctl)
+        .args(["put", "7", "root", "pts/5", "5", "1"])
+        .run();
     assert_eq!(o.ok().trim(), "ok");
     let dir = TempDir::new("suid");
     let setuid = dir.path().join("utmpctl-setuid");
@@ -300,5 +399,165 @@ done
     // The setuid one has the shim too, but ignores the variable and uses
     // the default socket.
     assert!(l[1].starts_with("7 root pts/9"), "{o}");
-    assert!(!std::path::Path::new("/etc/ld.so.preload").exists(), "the machine's preload file appeared");
+    assert!(
+        !std::path::Path::new("/etc/ld.so.preload").exists(),
+        "the machine's preload file appeared"
+    );
+}
+
+/// The pids of the children of `parent` (the daemons serving clients).
+fn children(parent: u32) -> Vec<i32> {
+    let out = Command::new("pgrep")
+        .args(["-P", &parent.to_string()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+fn records(path: &std::path::Path) -> Vec<proto::Record> {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(
+        bytes.len() % 384,
+        0,
+        "{}: not whole records",
+        path.display()
+    );
+    bytes
+        .chunks(384)
+        .map(|c| proto::Layout::Glibc.decode(c).unwrap())
+        .collect()
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_no_acknowledged_write() {
+    let d = Daemons::start();
+    let listeners: Vec<u32> = d.pids();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let killer = std::thread::spawn(move || {
+        let mut rng = Rng(42);
+        let mut kills = 0;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_micros(200 + rng.next() % 3000));
+            for &l in &listeners {
+                for pid in children(l) {
+                    if rng.next().is_multiple_of(2) {
+                        // SAFETY: kill(2) on a pid we just listed as our daemon's child.
+                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                        kills += 1;
+                    }
+                }
+            }
+        }
+        kills
+    });
+    let n = 1500;
+    let o = d
+        .cmd(c_program("hostile", Cc::Gnu))
+        .args(["writes", &n.to_string(), "k"])
+        .timeout(Duration::from_secs(120))
+        .run();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let kills = killer.join().unwrap();
+    let out = o.ok();
+    let acked = |kind: &str| -> Vec<usize> {
+        out.lines()
+            .filter_map(|l| {
+                let f: Vec<_> = l.split(' ').collect();
+                (f[0] == kind && f[2] == "ok").then(|| f[1].parse().unwrap())
+            })
+            .collect()
+    };
+    let (puts, appends) = (acked("put"), acked("wtmp"));
+    let line = |r: &proto::Record| String::from_utf8_lossy(r.line_str()).into_owned();
+    let utmp: std::collections::HashSet<String> =
+        records(&d.file("utmp")).iter().map(line).collect();
+    let wtmp: Vec<String> = records(&d.file("wtmp")).iter().map(line).collect();
+    for i in &puts {
+        assert!(
+            utmp.contains(&format!("k/{i}")),
+            "acknowledged put {i} lost"
+        );
+    }
+    for i in &appends {
+        assert_eq!(
+            wtmp.iter().filter(|l| **l == format!("k/{i}")).count(),
+            1,
+            "acknowledged append {i}"
+        );
+    }
+    assert!(
+        utmp.iter().chain(&wtmp).all(|l| l.starts_with("k/")),
+        "torn or foreign record"
+    );
+    println!(
+        "{kills} daemon processes killed; {} of {n} puts and {} of {n} appends acknowledged, all present; files whole",
+        puts.len(),
+        appends.len()
+    );
+    assert!(kills > 10, "the killer must have hit daemons: {kills}");
+}
+
+#[test]
+fn sixteen_concurrent_writers_match_the_serial_model() {
+    let d = Daemons::start();
+    let (writers, ops) = (16, 1000);
+    let procs: Vec<_> = (0..writers)
+        .map(|w| {
+            let mut c = Command::new(c_program("hostile", Cc::Musl));
+            c.args(["mixed", &ops.to_string(), &w.to_string()])
+                .env("LD_PRELOAD", util::shim())
+                .stdout(Stdio::piped());
+            for (k, v) in d.env() {
+                c.env(k, v);
+            }
+            c.spawn().unwrap()
+        })
+        .collect();
+    for p in procs {
+        let out = p.wait_with_output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "done\n");
+    }
+    // The serial model: each slot holds its writer's last put; wtmp holds
+    // every append exactly once.
+    let mut want = std::collections::BTreeMap::new();
+    let mut appends = Vec::new();
+    for w in 0..writers {
+        for k in 0..ops {
+            let slot = (k / 3) % 8;
+            match k % 3 {
+                0 => {
+                    let kind = if (k / 24) % 2 == 1 { 8 } else { 7 };
+                    want.insert(format!("m{w}/{slot}"), (kind, k));
+                }
+                2 => appends.push((format!("m{w}/{slot}"), k)),
+                _ => {}
+            }
+        }
+    }
+    let got: std::collections::BTreeMap<_, _> = records(&d.file("utmp"))
+        .iter()
+        .map(|r| {
+            (
+                String::from_utf8_lossy(r.line_str()).into_owned(),
+                (r.kind.0, r.pid),
+            )
+        })
+        .collect();
+    assert_eq!(
+        records(&d.file("utmp")).len(),
+        writers * 8,
+        "one slot per line, no duplicates"
+    );
+    assert_eq!(got, want);
+    let mut wtmp: Vec<_> = records(&d.file("wtmp"))
+        .iter()
+        .map(|r| (String::from_utf8_lossy(r.line_str()).into_owned(), r.pid))
+        .collect();
+    wtmp.sort();
+    appends.sort();
+    assert_eq!(wtmp, appends);
 }

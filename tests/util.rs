@@ -280,6 +280,11 @@ impl Daemons {
         Daemons { dir, _procs: procs }
     }
 
+    /// The pids of the daemons (the listeners, with `--listen`).
+    pub fn pids(&self) -> Vec<u32> {
+        self._procs.iter().map(|p| p.0.id()).collect()
+    }
+
     /// A file in the daemons' directory.
     pub fn file(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)

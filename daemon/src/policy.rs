@@ -35,7 +35,12 @@ pub fn may_read(peer: &Peer, root_only: bool) -> Result<(), Errno> {
 /// What a reader sees of `r`: with the privacy option, a non-root peer
 /// does not see where other users log in from (`ut_host`, `ut_addr_v6`).
 /// `name_of` resolves the peer's uid to its user name.
-pub fn shown(peer: &Peer, private: bool, r: &Record, name_of: impl Fn(u32) -> Option<Vec<u8>>) -> Record {
+pub fn shown(
+    peer: &Peer,
+    private: bool,
+    r: &Record,
+    name_of: impl Fn(u32) -> Option<Vec<u8>>,
+) -> Record {
     if !private || peer.uid == 0 || name_of(peer.uid).as_deref() == Some(r.user_str()) {
         return *r;
     }

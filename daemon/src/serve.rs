@@ -315,7 +315,10 @@ impl Session {
             return *r;
         }
         let uid = self.peer.uid;
-        let name = self.peer_name.get_or_insert_with(|| sys::user_name(uid)).clone();
+        let name = self
+            .peer_name
+            .get_or_insert_with(|| sys::user_name(uid))
+            .clone();
         policy::shown(&self.peer, true, r, |_| name.clone())
     }
 

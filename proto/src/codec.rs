@@ -480,6 +480,35 @@ mod tests {
     }
 
     #[test]
+    fn random_bytes_never_panic_and_decoded_requests_round_trip() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut decoded = 0;
+        for _ in 0..20_000 {
+            let op = b"reilEBILPVAT+?"[(next() % 14) as usize];
+            let len = match body_len(op) {
+                Some(n) if next() % 4 != 0 => n,
+                _ => (next() % 900) as usize,
+            };
+            let body: std::vec::Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if let Ok(req) = decode_request(op, &body) {
+                decoded += 1;
+                let mut buf = [0u8; MAX_REQUEST];
+                let n = encode_request(&req, &mut buf);
+                assert_eq!(decode_request(buf[0], &buf[1..n]), Ok(req));
+            }
+            let _ = Layout::Glibc.decode(&body);
+            let _ = Layout::Musl.decode(&body);
+        }
+        assert!(decoded > 5_000, "{decoded}");
+    }
+
+    #[test]
     fn a_bad_cursor_flag_is_a_protocol_error() {
         let mut b = encode_cursor(&Cursor::default());
         b[8] = 2;

@@ -134,6 +134,13 @@ impl Conn {
         Ok(u64::from_be_bytes(b))
     }
 
+    /// Whether the daemon has closed this idle connection (its idle
+    /// timeout, a restart): it never speaks unasked, so anything readable
+    /// means end of file or an error.
+    pub fn is_closed(&self) -> bool {
+        !matches!(sys::poll(&self.fd, libc::POLLIN, 0), Ok(false))
+    }
+
     fn wait(&self, events: libc::c_short, deadline: Deadline) -> Result<(), Errno> {
         let left = deadline.remaining();
         if left == 0 || !sys::poll(&self.fd, events, left)? {

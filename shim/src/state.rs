@@ -472,9 +472,10 @@ impl State {
     }
 
     /// Runs one exchange with `service`, connecting first if needed. A
-    /// broken connection is dropped; in the extended dialect, whose
-    /// requests carry their cursor, a reused connection that turns out to
-    /// be dead (the daemon's idle timeout) is retried once on a new one.
+    /// kept connection the daemon has closed meanwhile (its idle timeout)
+    /// is replaced before anything is sent; once a request is sent it is
+    /// never repeated (an append or a put must not happen twice), and a
+    /// broken connection is dropped with its error.
     fn transact<T>(
         &mut self,
         service: Service,
@@ -492,26 +493,18 @@ impl State {
         dl: Deadline,
         f: impl Fn(&Conn) -> Result<T, Errno>,
     ) -> Result<T, Errno> {
-        let retry = *self.dialects.of(service) == Dialect::Extended;
-        let mut retried = false;
-        loop {
-            let fresh = self.slot(slot).is_none();
-            if fresh {
-                *self.slot(slot) = Some(Conn::connect(config::socket(service), dl)?);
-            }
-            let conn = self.slot(slot).as_ref().ok_or(Errno::EIO)?;
-            match f(conn) {
-                Ok(v) => return Ok(v),
-                Err(e) => {
-                    *self.slot(slot) = None;
-                    if client::is_lost(e) && !fresh && !retried && retry {
-                        retried = true;
-                        continue;
-                    }
-                    return Err(e);
-                }
-            }
+        if self.slot(slot).as_ref().is_some_and(Conn::is_closed) {
+            *self.slot(slot) = None;
         }
+        if self.slot(slot).is_none() {
+            *self.slot(slot) = Some(Conn::connect(config::socket(service), dl)?);
+        }
+        let conn = self.slot(slot).as_ref().ok_or(Errno::EIO)?;
+        let r = f(conn);
+        if r.is_err() {
+            *self.slot(slot) = None;
+        }
+        r
     }
 }
 

@@ -4,6 +4,11 @@
  *                     child each print the rest ("P line" / "C line")
  *   hostile threads N  N threads, each 100 rounds of pututxline, a full
  *                     getutxent scan and a getutxline; prints "ok" or "bad ..."
+ *   hostile writes N TAG  N pututxline of new entries TAG/i, each followed by
+ *                     updwtmpx; prints "put i ok|err" and "wtmp i ok|err"
+ *   hostile mixed N W  writer W (0-15): N operations, k % 3 == 0 a put of slot
+ *                     (k/3) % 8 (pid k), 1 a read, 2 an append (pid k);
+ *                     prints failures only, then "done"
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -93,6 +98,65 @@ int main(int argc, char **argv)
         printf(bad ? "bad\n" : "ok\n");
         return bad;
     }
-    fprintf(stderr, "usage: hostile fork | hostile threads N\n");
+    if (argc == 4 && !strcmp(argv[1], "writes")) {
+        int n = atoi(argv[2]);
+        for (int i = 0; i < n; i++) {
+            struct utmpx u;
+            memset(&u, 0, sizeof u);
+            u.ut_type = USER_PROCESS;
+            u.ut_pid = i + 1;
+            snprintf(u.ut_line, sizeof u.ut_line, "%s/%d", argv[3], i);
+            char id[16];
+            snprintf(id, sizeof id, "%x", i);
+            memcpy(u.ut_id, id, sizeof u.ut_id);
+            strcpy(u.ut_user, "root");
+            setutxent();
+            printf("put %d %s\n", i, pututxline(&u) ? "ok" : "err");
+            errno = 0;
+            updwtmpx("/var/log/wtmp", &u);
+            printf("wtmp %d %s\n", i, errno && errno != ESRCH ? "err" : "ok");
+            fflush(stdout);
+        }
+        return 0;
+    }
+    if (argc == 4 && !strcmp(argv[1], "mixed")) {
+        int n = atoi(argv[2]), w = atoi(argv[3]);
+        for (int k = 0; k < n; k++) {
+            struct utmpx u, *r;
+            memset(&u, 0, sizeof u);
+            int slot = (k / 3) % 8;
+            snprintf(u.ut_line, sizeof u.ut_line, "m%d/%d", w, slot);
+            u.ut_id[0] = 'A' + w;
+            u.ut_id[1] = '0' + slot;
+            u.ut_pid = k;
+            strcpy(u.ut_user, "root");
+            u.ut_type = (k / 24) % 2 ? DEAD_PROCESS : USER_PROCESS;
+            switch (k % 3) {
+            case 0:
+                setutxent();
+                if (!pututxline(&u))
+                    printf("put %d failed: %d\n", k, errno);
+                break;
+            case 1:
+                setutxent();
+                errno = 0;
+                while ((r = getutxent()))
+                    ;
+                if (errno)
+                    printf("read %d failed: %d\n", k, errno);
+                break;
+            case 2:
+                u.ut_type = USER_PROCESS;
+                errno = 0;
+                updwtmpx("/var/log/wtmp", &u);
+                if (errno && errno != ESRCH)
+                    printf("append %d failed: %d\n", k, errno);
+                break;
+            }
+        }
+        printf("done\n");
+        return 0;
+    }
+    fprintf(stderr, "usage: hostile fork | threads N | writes N TAG | mixed N W\n");
     return 2;
 }
