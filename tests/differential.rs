@@ -4,25 +4,7 @@
 
 use proto::Layout;
 use std::fmt::Write;
-use util::{c_program, Cc, Daemons, Run, TempDir};
-
-/// xorshift64*: deterministic sequences, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[(self.next() % xs.len() as u64) as usize]
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use util::{c_program, Cc, Daemons, Rng, Run, TempDir};
 
 /// A sequence of `n` operations: every record type (and invalid ones),
 /// empty and full-length fields, ids and lines, repeated puts, misses,
@@ -58,7 +40,7 @@ fn sequence(seed: u64, n: usize) -> String {
                 r.below(1_000_000),
                 r.below(300),
                 r.below(1000),
-                r.next() as u32
+                r.next_u64() as u32
             ),
             30..=46 => writeln!(ops, "get"),
             47..=51 => writeln!(ops, "getr"),

@@ -7,20 +7,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use util::{
-    c_program, daemon, ensure_user, lines_with, Cc, Daemons, Guarded, PtySession, Run, TempDir,
+    c_program, daemon, ensure_user, lines_with, Cc, Daemons, Guarded, PtySession, Rng, Run, TempDir,
 };
-
-/// xorshift64*, for reproducible hostile input.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
 
 /// A record file with a few entries, written by root through utmpd.
 fn seeded(dir: &TempDir, name: &str) -> std::path::PathBuf {
@@ -68,11 +56,11 @@ fn random_and_malformed_requests_change_nothing_and_end_in_bounded_time() {
     let cases = 400;
     let (mut answered, mut closed) = (0, 0);
     for case in 0..cases {
-        let len = (rng.next() % 1500) as usize;
-        let mut input: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let len = (rng.next_u64() % 1500) as usize;
+        let mut input: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
         if case % 2 == 0 && !input.is_empty() {
             // Well-formed opcodes with random, truncated or oversized bodies.
-            input[0] = ops[(rng.next() % ops.len() as u64) as usize];
+            input[0] = ops[(rng.next_u64() % ops.len() as u64) as usize];
         }
         for (bin, file) in [("utmps-utmpd", &utmp), ("utmps-wtmpd", &wtmp)] {
             // An ordinary peer (a uid with no user name): nothing it sends may write.
@@ -441,10 +429,10 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
         let mut rng = Rng(42);
         let mut kills = 0;
         while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_micros(200 + rng.next() % 3000));
+            std::thread::sleep(Duration::from_micros(200 + rng.next_u64() % 3000));
             for &l in &listeners {
                 for pid in children(l) {
-                    if rng.next().is_multiple_of(2) {
+                    if rng.next_u64().is_multiple_of(2) {
                         // SAFETY: kill(2) on a pid we just listed as our daemon's child.
                         unsafe { libc::kill(pid, libc::SIGKILL) };
                         kills += 1;

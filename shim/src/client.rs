@@ -56,7 +56,11 @@ impl Conn {
     pub fn send(&self, req: &Request, deadline: Deadline) -> Result<(), Errno> {
         let mut buf = [0u8; MAX_REQUEST];
         let n = codec::encode_request(req, &mut buf);
-        let mut rest = buf.get(..n).unwrap_or_default();
+        self.send_all(buf.get(..n).unwrap_or_default(), deadline)
+    }
+
+    /// Sends `bytes` whole, waiting for room until `deadline`.
+    fn send_all(&self, mut rest: &[u8], deadline: Deadline) -> Result<(), Errno> {
         while !rest.is_empty() {
             match sys::send(&self.fd, rest) {
                 Ok(k) => rest = rest.get(k..).unwrap_or_default(),
@@ -89,17 +93,7 @@ impl Conn {
             }
         };
         // The descriptor went with the first bytes; the rest is plain.
-        let mut rest = bytes.get(sent..).unwrap_or_default();
-        while !rest.is_empty() {
-            match sys::send(&self.fd, rest) {
-                Ok(k) => rest = rest.get(k..).unwrap_or_default(),
-                Err(e) if e == Errno::EAGAIN || e == Errno::EINTR => {
-                    self.wait(libc::POLLOUT, deadline)?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        self.send_all(bytes.get(sent..).unwrap_or_default(), deadline)
     }
 
     /// Receives exactly `buf.len()` bytes. A peer that closes first gives
