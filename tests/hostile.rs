@@ -549,3 +549,92 @@ fn sixteen_concurrent_writers_match_the_serial_model() {
     appends.sort();
     assert_eq!(wtmp, appends);
 }
+
+#[test]
+fn a_full_disk_fails_the_write_and_leaves_whole_records() {
+    // The daemons' files on a 8 KiB tmpfs, mounted in a private mount
+    // namespace of their own; the sockets stay outside for the client.
+    let dir = TempDir::new("enospc");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let script = r#"
+set -eu
+mount -t tmpfs -o size=8k tmpfs "$DATA"
+cd "$DATA"
+# Both die with this shell, which the test kills.
+setpriv --pdeathsig KILL "$UTMPD" --listen "$DIR/utmpd.sock" utmp &
+setpriv --pdeathsig KILL "$WTMPD" --listen "$DIR/wtmpd.sock" wtmp &
+wait
+"#;
+    let _daemons = Guarded(
+        Command::new("unshare")
+            .args(["-m", "sh", "-c", script])
+            .env("DATA", &data)
+            .env("DIR", dir.path())
+            .env("UTMPD", daemon("utmps-utmpd"))
+            .env("WTMPD", daemon("utmps-wtmpd"))
+            .spawn()
+            .unwrap(),
+    );
+    for s in ["utmpd.sock", "wtmpd.sock"] {
+        util::wait_for(&dir.path().join(s));
+    }
+    let run = |args: &[&str]| {
+        Run::new(c_program("utmpctl", Cc::Gnu))
+            .preload()
+            .env("UTMPS_UTMPD_SOCKET", dir.path().join("utmpd.sock"))
+            .env("UTMPS_WTMPD_SOCKET", dir.path().join("wtmpd.sock"))
+            .args(args)
+            .run()
+            .stdout
+            .trim()
+            .to_string()
+    };
+    let mut appends = Vec::new();
+    for i in 0..15 {
+        let line = format!("pts/{i}");
+        appends.push(run(&[
+            "wtmp",
+            "/var/log/wtmp",
+            "7",
+            "root",
+            &line,
+            "1",
+            "1",
+        ]));
+        appends.push(run(&["put", "7", "root", &line, &i.to_string(), "1"]));
+    }
+    let ok = appends.iter().filter(|r| *r == "ok").count();
+    let full = format!("err {}", libc::ENOSPC);
+    assert!((10..30).contains(&ok), "{appends:?}");
+    assert!(
+        appends[ok..].iter().all(|r| *r == full),
+        "after the first failure, all fail with ENOSPC: {appends:?}"
+    );
+    // What was acknowledged is there, whole; nothing partial.
+    let sizes = Run::new("nsenter")
+        .args([
+            "--target",
+            &_daemons.0.id().to_string(),
+            "--mount",
+            "stat",
+            "-c",
+            "%s",
+        ])
+        .args([data.join("utmp"), data.join("wtmp")])
+        .run();
+    let s: Vec<u64> = sizes
+        .ok()
+        .lines()
+        .take(2)
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    let (utmp_recs, wtmp_recs) = (s[0] / 384, s[1] / 384);
+    assert_eq!(s[0] % 384, 0, "utmp: a partial record");
+    assert_eq!(s[1] % 384, 0, "wtmp: a partial record");
+    assert_eq!(
+        (utmp_recs + wtmp_recs) as usize,
+        ok,
+        "every acknowledged write, and only those"
+    );
+}

@@ -53,3 +53,27 @@ fn eight_threads_at_once() {
         }
     }
 }
+
+#[test]
+fn signals_interrupting_calls_break_nothing() {
+    let d = Daemons::start();
+    for cc in Cc::ALL {
+        let o = d
+            .cmd(c_program("hostile", cc))
+            .args(["signals", "300"])
+            .run();
+        let out = o.ok();
+        let ticks: u64 = out
+            .trim()
+            .strip_prefix("ok ")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        assert!(
+            ticks > 100,
+            "{cc:?}: the timer must have interrupted calls: {o}"
+        );
+    }
+    // Whole records only, and every append present.
+    let wtmp = std::fs::metadata(d.file("wtmp")).unwrap().len();
+    assert_eq!(wtmp, 2 * 300 * 384);
+}

@@ -135,12 +135,21 @@ impl Conn {
         !matches!(sys::poll(&self.fd, libc::POLLIN, 0), Ok(false))
     }
 
+    /// Waits for `events` until `deadline`; a signal that interrupts the
+    /// wait does not end it (the host's signals are not our errors).
     fn wait(&self, events: libc::c_short, deadline: Deadline) -> Result<(), Errno> {
-        let left = deadline.remaining();
-        if left == 0 || !sys::poll(&self.fd, events, left)? {
-            return Err(Errno::ETIMEDOUT);
+        loop {
+            let left = deadline.remaining();
+            if left == 0 {
+                return Err(Errno::ETIMEDOUT);
+            }
+            match sys::poll(&self.fd, events, left) {
+                Ok(true) => return Ok(()),
+                Ok(false) => return Err(Errno::ETIMEDOUT),
+                Err(e) if e == Errno::EINTR => {}
+                Err(e) => return Err(e),
+            }
         }
-        Ok(())
     }
 }
 

@@ -6,6 +6,9 @@
  *                     getutxent scan and a getutxline; prints "ok" or "bad ..."
  *   hostile writes N TAG  N pututxline of new entries TAG/i, each followed by
  *                     updwtmpx; prints "put i ok|err" and "wtmp i ok|err"
+ *   hostile signals N  N rounds of put, scan, search and append while a
+ *                     timer interrupts the process every 200 us (no
+ *                     SA_RESTART); prints "ok SIGNALS" or the failures
  *   hostile mixed N W  writer W (0-15): N operations, k % 3 == 0 a put of slot
  *                     (k/3) % 8 (pid k), 1 a read, 2 an append (pid k);
  *                     prints failures only, then "done"
@@ -16,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <utmpx.h>
@@ -61,6 +66,13 @@ static void *worker(void *arg)
         }
     }
     return NULL;
+}
+
+static volatile sig_atomic_t ticks;
+static void tick(int sig)
+{
+    (void)sig;
+    ticks++;
 }
 
 int main(int argc, char **argv)
@@ -118,6 +130,53 @@ int main(int argc, char **argv)
             fflush(stdout);
         }
         return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "signals")) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = tick; /* no SA_RESTART: system calls see EINTR */
+        sigaction(SIGALRM, &sa, NULL);
+        struct itimerval it = {{0, 200}, {0, 200}};
+        setitimer(ITIMER_REAL, &it, NULL);
+        int n = atoi(argv[2]), bad = 0;
+        for (int i = 0; i < n; i++) {
+            struct utmpx u, *r;
+            memset(&u, 0, sizeof u);
+            u.ut_type = USER_PROCESS;
+            u.ut_pid = i;
+            snprintf(u.ut_line, sizeof u.ut_line, "sig/%d", i % 4);
+            snprintf(u.ut_id, sizeof u.ut_id, "s%d", i % 4);
+            strcpy(u.ut_user, "root");
+            setutxent();
+            if (!pututxline(&u)) {
+                printf("put %d: %d\n", i, errno);
+                bad++;
+            }
+            setutxent();
+            errno = 0;
+            while ((r = getutxent()))
+                ;
+            if (errno) {
+                printf("scan %d: %d\n", i, errno);
+                bad++;
+            }
+            setutxent();
+            if (!getutxline(&u)) {
+                printf("line %d: %d\n", i, errno);
+                bad++;
+            }
+            errno = 0;
+            updwtmpx("/var/log/wtmp", &u);
+            if (errno && errno != ESRCH && errno != EINTR) {
+                printf("append %d: %d\n", i, errno);
+                bad++;
+            }
+        }
+        struct itimerval off = {{0, 0}, {0, 0}};
+        setitimer(ITIMER_REAL, &off, NULL);
+        if (!bad)
+            printf("ok %d\n", (int)ticks);
+        return bad != 0;
     }
     if (argc == 4 && !strcmp(argv[1], "mixed")) {
         int n = atoi(argv[2]), w = atoi(argv[3]);
