@@ -249,3 +249,69 @@ fn a_skarnet_daemon_is_served_with_the_base_protocol() {
         assert_eq!(o.ok().lines().count(), 1, "{o}");
     }
 }
+
+/// A daemon that answers every request with random bytes: sometimes
+/// nothing, sometimes a plausible header with absurd counts, cursors or
+/// records, sometimes a truncated reply, then it hangs up or stalls.
+fn random_replier(sock: &std::path::Path, seed: u64) -> Arc<AtomicBool> {
+    let listener = UnixListener::bind(sock).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        let mut rng = util::Rng(seed);
+        let mut held = Vec::new();
+        while !flag.load(Ordering::Relaxed) {
+            let Ok((mut s, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(2));
+                continue;
+            };
+            let _ = s.set_nonblocking(false);
+            let _ = s.set_read_timeout(Some(Duration::from_millis(50)));
+            let mut req = [0u8; 1024];
+            let _ = s.read(&mut req);
+            let len = match rng.below(4) {
+                0 => 0,
+                1 => 1 + rng.below(12) as usize,
+                _ => rng.below(4000) as usize,
+            };
+            let mut reply: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+            if !reply.is_empty() && rng.below(2) == 0 {
+                reply[0] = 0; // a success status, so the rest gets parsed
+            }
+            let _ = s.write_all(&reply);
+            if rng.below(3) == 0 {
+                held.push(s); // stall: keep it open, say nothing more
+            }
+        }
+    });
+    stop
+}
+
+#[test]
+fn random_replies_from_a_hostile_daemon_never_crash_or_hang_the_host() {
+    let mut runs = 0;
+    for seed in 1..=20u64 {
+        let dir = TempDir::new("replies");
+        let sock = dir.path().join("evil.sock");
+        let stop = random_replier(&sock, seed);
+        for cc in Cc::ALL {
+            for args in [
+                &["list"][..],
+                &["put", "7", "root", "pts/1", "1", "1"],
+                &["line", "pts/1"],
+                &["id", "8", "1"],
+                &["wtmp", "/var/log/wtmp", "7", "root", "pts/1", "1", "1"],
+            ] {
+                let o = at(&sock, c_program("utmpctl", cc)).env("UTMPS_TIMEOUT_MS", "100").args(args).run();
+                assert!(o.status.code().is_some(), "seed {seed} {cc:?} {args:?}: killed by a signal: {o}");
+                assert!(o.elapsed < Duration::from_secs(5), "seed {seed}: {o}");
+                runs += 1;
+            }
+        }
+        let o = at(&sock, "who").env("UTMPS_TIMEOUT_MS", "100").run();
+        assert!(o.status.code().is_some(), "seed {seed}: who: {o}");
+        stop.store(true, Ordering::Relaxed);
+    }
+    println!("{runs} client runs against random replies: 0 crashes, 0 hangs");
+}
