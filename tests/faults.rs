@@ -303,8 +303,14 @@ fn random_replies_from_a_hostile_daemon_never_crash_or_hang_the_host() {
                 &["id", "8", "1"],
                 &["wtmp", "/var/log/wtmp", "7", "root", "pts/1", "1", "1"],
             ] {
-                let o = at(&sock, c_program("utmpctl", cc)).env("UTMPS_TIMEOUT_MS", "100").args(args).run();
-                assert!(o.status.code().is_some(), "seed {seed} {cc:?} {args:?}: killed by a signal: {o}");
+                let o = at(&sock, c_program("utmpctl", cc))
+                    .env("UTMPS_TIMEOUT_MS", "100")
+                    .args(args)
+                    .run();
+                assert!(
+                    o.status.code().is_some(),
+                    "seed {seed} {cc:?} {args:?}: killed by a signal: {o}"
+                );
                 assert!(o.elapsed < Duration::from_secs(5), "seed {seed}: {o}");
                 runs += 1;
             }

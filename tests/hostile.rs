@@ -638,3 +638,71 @@ wait
         "every acknowledged write, and only those"
     );
 }
+
+#[test]
+fn the_committed_corpus_of_edge_cases_changes_nothing() {
+    let dir = TempDir::new("corpus");
+    let utmp = seeded(&dir, "utmp");
+    let wtmp = dir.path().join("wtmp");
+    std::fs::copy(&utmp, &wtmp).unwrap();
+    let before = (std::fs::read(&utmp).unwrap(), std::fs::read(&wtmp).unwrap());
+    let corpus = util::repo().join("tests/corpus");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&corpus).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "bin") {
+            continue;
+        }
+        let input = std::fs::read(&path).unwrap();
+        for (bin, file) in [("utmps-utmpd", &utmp), ("utmps-wtmpd", &wtmp)] {
+            let o = Run::new(daemon(bin))
+                .args(["--timeout".as_ref(), "300".as_ref(), file.as_os_str()])
+                .env("PROTO", "IPC")
+                .env("IPCREMOTEEUID", "4242424")
+                .env("IPCREMOTEEGID", "4242424")
+                .stdin(&input)
+                .timeout(Duration::from_secs(10))
+                .run();
+            assert!(
+                matches!(o.status.code(), Some(0) | Some(1)),
+                "{}: {bin}: {o}",
+                path.display()
+            );
+            n += 1;
+        }
+        assert_eq!(
+            std::fs::read(&utmp).unwrap(),
+            before.0,
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            std::fs::read(&wtmp).unwrap(),
+            before.1,
+            "{}",
+            path.display()
+        );
+        // Root may write, but nothing may crash the daemon or tear a record.
+        let scratch = dir.path().join("scratch");
+        std::fs::copy(&utmp, &scratch).unwrap();
+        let o = Run::new(daemon("utmps-utmpd"))
+            .args(["--timeout".as_ref(), "300".as_ref(), scratch.as_os_str()])
+            .env("PROTO", "IPC")
+            .env("IPCREMOTEEUID", "0")
+            .env("IPCREMOTEEGID", "0")
+            .stdin(&input)
+            .run();
+        assert!(
+            matches!(o.status.code(), Some(0) | Some(1)),
+            "{} as root: {o}",
+            path.display()
+        );
+        assert_eq!(
+            std::fs::metadata(&scratch).unwrap().len() % 384,
+            0,
+            "{}",
+            path.display()
+        );
+    }
+    assert!(n >= 30, "{n}");
+}

@@ -8,6 +8,7 @@ mod faults;
 mod hostile;
 mod hosts;
 mod launch;
+mod matrix;
 mod programs;
 mod security;
 mod symbols;
