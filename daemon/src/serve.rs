@@ -33,68 +33,37 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
         socket: peer.pid.is_some(),
         fds: Vec::new(),
     };
-    let store = Store::open(&cfg.file, &cfg.lock, cfg.layout).map_err(|e| {
-        // Still answer the client: every request gets this errno.
-        eprintln!("{}: warning: {e}", cfg.daemon.name());
-        proto::Errno(e.raw_os_error().unwrap_or(libc::EIO))
-    });
-    let mut session = Session {
-        peer,
-        store,
-        cursor: Cursor::default(),
-        me: policy::Daemon {
-            gid: sys::effective_ids().1,
-        },
-        daemon: cfg.daemon,
-        root_only: cfg.root_only,
-        private: cfg.private,
-        peer_name: None,
+    serve(cfg, peer, &mut conn)
+}
+
+/// Serves `input` as one client's whole byte stream, as `peer`: the bytes
+/// replied, and how the session ended. For fuzzing and tests; the same
+/// loop as a real connection's.
+pub fn serve_bytes(cfg: &Config, peer: Peer, input: &[u8]) -> (Result<(), Failure>, Vec<u8>) {
+    let mut ch = Bytes {
+        input,
+        output: Vec::new(),
     };
-    while let Some(req) = conn.request()? {
-        if let Request::Append(r) = req {
-            if cfg.daemon == Daemon::Wtmpd {
-                // skarnet's wtmpd: one append per connection.
-                return conn.reply(&[codec::status(session.append(&r))]);
-            }
-        }
-        if let Request::AppendKeep(r) = req {
-            let status = match cfg.daemon {
-                Daemon::Wtmpd => session.append(&r),
-                Daemon::Utmpd => Err(Errno::EPROTO),
-            };
-            conn.reply(&[codec::status(status)])?;
-            continue;
-        }
-        let fd = conn.fds.pop();
-        conn.fds.clear();
-        let reply = session.handle(req, fd);
-        conn.reply(&reply)?;
-        if reply.first() == Some(&Errno::EPROTO.to_wire()) && reply.len() == 1 {
-            return Err(Failure::Protocol(
-                "request not served by this daemon".into(),
-            ));
-        }
-    }
-    Ok(())
+    let r = serve(cfg, peer, &mut ch);
+    (r, ch.output)
 }
 
-/// The client's connection with its deadlines.
-struct Conn<'a> {
-    input: File,
-    output: File,
-    cfg: &'a Config,
-    /// Whether stdin is a socket (read with `recvmsg`).
-    socket: bool,
-    /// Descriptors that came with the request being read.
-    fds: Vec<OwnedFd>,
-}
+/// Where a session's bytes come from and go to.
+trait Channel {
+    /// Fills `buf` unless the client closes first: the bytes read.
+    fn read_exact(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize, Failure>;
+    /// Sends a reply whole.
+    fn reply(&mut self, bytes: &[u8]) -> Result<(), Failure>;
+    /// The descriptor that came with the request just read, if any.
+    fn take_fd(&mut self) -> Option<OwnedFd>;
+    /// How long a client may take to send one request.
+    fn timeout(&self) -> std::time::Duration;
 
-impl Conn<'_> {
     /// The next request, `None` when the client closed the connection.
     /// A silent client, a partial request or an unknown opcode ends the
-    /// process: nobody keeps a daemon alive for free.
+    /// session: nobody keeps a daemon alive for free.
     fn request(&mut self) -> Result<Option<Request>, Failure> {
-        let deadline = Instant::now() + self.cfg.timeout;
+        let deadline = Instant::now() + self.timeout();
         let mut op = [0u8; 1];
         if self.read_exact(&mut op, deadline)? == 0 {
             return Ok(None);
@@ -112,8 +81,101 @@ impl Conn<'_> {
             .map(Some)
             .map_err(|_| Failure::Protocol("malformed request".into()))
     }
+}
 
-    /// Fills `buf` unless the client closes first; returns the bytes read.
+/// The request loop of one session.
+fn serve(cfg: &Config, peer: Peer, ch: &mut impl Channel) -> Result<(), Failure> {
+    let store = Store::open(&cfg.file, &cfg.lock, cfg.layout).map_err(|e| {
+        // Still answer the client: every request gets this errno.
+        eprintln!("{}: warning: {e}", cfg.daemon.name());
+        proto::Errno(e.raw_os_error().unwrap_or(libc::EIO))
+    });
+    let mut session = Session {
+        peer,
+        store,
+        cursor: Cursor::default(),
+        me: policy::Daemon {
+            gid: sys::effective_ids().1,
+        },
+        daemon: cfg.daemon,
+        root_only: cfg.root_only,
+        private: cfg.private,
+        peer_name: None,
+    };
+    while let Some(req) = ch.request()? {
+        if let Request::Append(r) = req {
+            if cfg.daemon == Daemon::Wtmpd {
+                // skarnet's wtmpd: one append per connection.
+                return ch.reply(&[codec::status(session.append(&r))]);
+            }
+        }
+        if let Request::AppendKeep(r) = req {
+            let status = match cfg.daemon {
+                Daemon::Wtmpd => session.append(&r),
+                Daemon::Utmpd => Err(Errno::EPROTO),
+            };
+            ch.reply(&[codec::status(status)])?;
+            continue;
+        }
+        let fd = ch.take_fd();
+        let reply = session.handle(req, fd);
+        ch.reply(&reply)?;
+        if reply.first() == Some(&Errno::EPROTO.to_wire()) && reply.len() == 1 {
+            return Err(Failure::Protocol(
+                "request not served by this daemon".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A byte slice as a client (see [`serve_bytes`]).
+struct Bytes<'a> {
+    input: &'a [u8],
+    output: Vec<u8>,
+}
+
+impl Channel for Bytes<'_> {
+    fn read_exact(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, Failure> {
+        let n = buf.len().min(self.input.len());
+        buf[..n].copy_from_slice(&self.input[..n]);
+        self.input = &self.input[n..];
+        Ok(n)
+    }
+    fn reply(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        self.output.extend_from_slice(bytes);
+        Ok(())
+    }
+    fn take_fd(&mut self) -> Option<OwnedFd> {
+        None
+    }
+    fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(1)
+    }
+}
+
+/// The client's connection with its deadlines.
+struct Conn<'a> {
+    input: File,
+    output: File,
+    cfg: &'a Config,
+    /// Whether stdin is a socket (read with `recvmsg`).
+    socket: bool,
+    /// Descriptors that came with the request being read.
+    fds: Vec<OwnedFd>,
+}
+
+impl Channel for Conn<'_> {
+    fn timeout(&self) -> std::time::Duration {
+        self.cfg.timeout
+    }
+
+    fn take_fd(&mut self) -> Option<OwnedFd> {
+        let fd = self.fds.pop();
+        self.fds.clear();
+        fd
+    }
+
     fn read_exact(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize, Failure> {
         let mut done = 0;
         while done < buf.len() {
