@@ -299,7 +299,8 @@ impl Session {
                     Ok(records) => {
                         let mut out = Vec::with_capacity(11 + records.len() * RECORD_SIZE);
                         out.push(0);
-                        out.extend_from_slice(&(start + records.len() as u64).to_be_bytes());
+                        let end = start.saturating_add(records.len() as u64);
+                        out.extend_from_slice(&end.to_be_bytes());
                         out.extend_from_slice(&(records.len() as u16).to_be_bytes());
                         for r in &records {
                             let r = self.shown(r);

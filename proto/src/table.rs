@@ -67,7 +67,13 @@ impl<S: Storage> Table<S> {
         let in_ahead = index
             .checked_sub(self.ahead_start)
             .and_then(|k| usize::try_from(k).ok())
-            .filter(|&k| (k + 1) * size <= self.ahead_len);
+            // Checked: a cursor from a client can be any number, and a
+            // wrapped product would serve the wrong record from the cache.
+            .filter(|&k| {
+                k.checked_add(1)
+                    .and_then(|n| n.checked_mul(size))
+                    .is_some_and(|end| end <= self.ahead_len)
+            });
         let k = match in_ahead {
             Some(k) => k,
             None => {
@@ -104,7 +110,8 @@ impl<S: Storage> Table<S> {
         let offset = index.checked_mul(size as u64).ok_or(Errno::EINVAL)?;
         self.ahead_len = 0;
         let old_size = self.storage.size()?;
-        let appending = offset + size as u64 > old_size;
+        let end = offset.checked_add(size as u64).ok_or(Errno::EINVAL)?;
+        let appending = end > old_size;
         if appending && old_size != offset {
             self.storage.truncate(offset)?;
         }
@@ -113,7 +120,8 @@ impl<S: Storage> Table<S> {
             let Some(rest) = bytes.get(done..).filter(|r| !r.is_empty()) else {
                 break Ok(());
             };
-            match self.storage.write_at(rest, offset + done as u64) {
+            let at = offset.checked_add(done as u64).ok_or(Errno::EINVAL)?;
+            match self.storage.write_at(rest, at) {
                 // A write that makes no progress: the disk is full.
                 Ok(0) => break Err(Errno::ENOSPC),
                 Ok(n) => done += n,
@@ -140,7 +148,8 @@ pub fn read_full<S: Storage + ?Sized>(
         if rest.is_empty() {
             break;
         }
-        match s.read_at(rest, offset + done as u64) {
+        let at = offset.checked_add(done as u64).ok_or(Errno::EINVAL)?;
+        match s.read_at(rest, at) {
             Ok(0) => break,
             Ok(n) => done += n,
             Err(e) if e == Errno::EINTR => {}
@@ -383,6 +392,24 @@ mod tests {
         assert_eq!(c.pos, 3);
         assert_eq!(next(&mut t, &mut c).unwrap(), None);
         assert_eq!(c.last.unwrap().id[0], b'c');
+    }
+
+    #[test]
+    fn huge_cursors_read_nothing_and_never_wrap_into_the_cache() {
+        let mut m = Mem::default();
+        let mut t = Table::new(&mut m, Layout::Musl);
+        put(
+            &mut t,
+            &mut Cursor::default(),
+            &rec(Kind::USER_PROCESS, b"a", b"tty1", b"u"),
+        )
+        .unwrap();
+        assert!(t.read(0).unwrap().is_some());
+        // For index 2^60, k * 400 wraps to 0 and (k + 1) * 400 to 400: an
+        // unchecked product would serve record 0.
+        for index in [u64::MAX, 1 << 63, 1 << 60, (1 << 60) - 1] {
+            assert!(matches!(t.read(index), Ok(None) | Err(_)), "{index}");
+        }
     }
 
     #[test]
