@@ -76,3 +76,25 @@ fn exports_every_entry_point() {
         assert!(exported.contains(f), "{f} not exported: {exported:?}");
     }
 }
+
+#[test]
+fn the_headers_declare_exactly_what_the_shim_exports() {
+    let exported = symbols(&["-D", "--defined-only"], &shim());
+    let mut declared = BTreeSet::new();
+    for h in ["utmpx.h", "utmp.h"] {
+        let text = std::fs::read_to_string(util::repo().join("headers").join(h)).unwrap();
+        for line in text.lines() {
+            let line = line.trim();
+            // Function declarations: "type name(args);"
+            if line.ends_with(");") && !line.starts_with('#') && !line.starts_with("/*") {
+                let before = &line[..line.find('(').unwrap()];
+                let name = before
+                    .rsplit(|c: char| c == ' ' || c == '*')
+                    .next()
+                    .unwrap();
+                declared.insert(name.to_string());
+            }
+        }
+    }
+    assert_eq!(declared, exported, "headers/ and nm -D libutmps.so differ");
+}
