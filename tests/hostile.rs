@@ -205,6 +205,43 @@ fn locks_held_by_an_ordinary_user_stall_no_writer() {
     }
 }
 
+/// `rounds` times a wtmp append and a utmp put on line pts/N, through the
+/// shim against the daemons on `utmpd` and `wtmpd`: each result ("ok" or
+/// "err ERRNO").
+fn login_logout_rounds(
+    cc: Cc,
+    utmpd: &std::path::Path,
+    wtmpd: &std::path::Path,
+    rounds: usize,
+) -> Vec<String> {
+    let run = |args: &[&str]| {
+        Run::new(c_program("utmpctl", cc))
+            .preload()
+            .env("UTMPS_UTMPD_SOCKET", utmpd)
+            .env("UTMPS_WTMPD_SOCKET", wtmpd)
+            .args(args)
+            .run()
+            .stdout
+            .trim()
+            .to_string()
+    };
+    let mut results = Vec::new();
+    for i in 0..rounds {
+        let line = format!("pts/{i}");
+        results.push(run(&[
+            "wtmp",
+            "/var/log/wtmp",
+            "7",
+            "root",
+            &line,
+            "1",
+            "1",
+        ]));
+        results.push(run(&["put", "7", "root", &line, &i.to_string(), "1"]));
+    }
+    results
+}
+
 #[test]
 fn a_file_size_limit_fails_the_write_and_leaves_whole_records() {
     let dir = TempDir::new("fsize");
@@ -229,32 +266,7 @@ fn a_file_size_limit_fails_the_write_and_leaves_whole_records() {
     let _u = spawn("utmps-utmpd", &usock, "utmp");
     util::wait_for(&sock);
     util::wait_for(&usock);
-    let ctl = c_program("utmpctl", Cc::Musl);
-    let run = |args: &[&str]| {
-        Run::new(&ctl)
-            .preload()
-            .env("UTMPS_WTMPD_SOCKET", &sock)
-            .env("UTMPS_UTMPD_SOCKET", &usock)
-            .args(args)
-            .run()
-            .stdout
-            .trim()
-            .to_string()
-    };
-    let mut results = Vec::new();
-    for i in 0..5 {
-        let line = format!("pts/{i}");
-        results.push(run(&[
-            "wtmp",
-            "/var/log/wtmp",
-            "7",
-            "root",
-            &line,
-            "1",
-            "1",
-        ]));
-        results.push(run(&["put", "7", "root", &line, &i.to_string(), "1"]));
-    }
+    let results = login_logout_rounds(Cc::Musl, &usock, &sock, 5);
     let efbig = format!("err {}", libc::EFBIG);
     assert_eq!(
         results,
@@ -579,31 +591,12 @@ wait
     for s in ["utmpd.sock", "wtmpd.sock"] {
         util::wait_for(&dir.path().join(s));
     }
-    let run = |args: &[&str]| {
-        Run::new(c_program("utmpctl", Cc::Gnu))
-            .preload()
-            .env("UTMPS_UTMPD_SOCKET", dir.path().join("utmpd.sock"))
-            .env("UTMPS_WTMPD_SOCKET", dir.path().join("wtmpd.sock"))
-            .args(args)
-            .run()
-            .stdout
-            .trim()
-            .to_string()
-    };
-    let mut appends = Vec::new();
-    for i in 0..15 {
-        let line = format!("pts/{i}");
-        appends.push(run(&[
-            "wtmp",
-            "/var/log/wtmp",
-            "7",
-            "root",
-            &line,
-            "1",
-            "1",
-        ]));
-        appends.push(run(&["put", "7", "root", &line, &i.to_string(), "1"]));
-    }
+    let appends = login_logout_rounds(
+        Cc::Gnu,
+        &dir.path().join("utmpd.sock"),
+        &dir.path().join("wtmpd.sock"),
+        15,
+    );
     let ok = appends.iter().filter(|r| *r == "ok").count();
     let full = format!("err {}", libc::ENOSPC);
     assert!((10..30).contains(&ok), "{appends:?}");

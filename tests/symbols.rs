@@ -88,10 +88,7 @@ fn the_headers_declare_exactly_what_the_shim_exports() {
             // Function declarations: "type name(args);"
             if line.ends_with(");") && !line.starts_with('#') && !line.starts_with("/*") {
                 let before = &line[..line.find('(').unwrap()];
-                let name = before
-                    .rsplit(|c: char| c == ' ' || c == '*')
-                    .next()
-                    .unwrap();
+                let name = before.rsplit([' ', '*']).next().unwrap();
                 declared.insert(name.to_string());
             }
         }
