@@ -34,6 +34,12 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// A connection over an open socket (the fuzzer's socketpair).
+    #[cfg(feature = "fuzz")]
+    pub fn from_fd(fd: Fd) -> Conn {
+        Conn { fd }
+    }
+
     /// Connects to the socket at `path`.
     pub fn connect(path: &[u8], deadline: Deadline) -> Result<Conn, Errno> {
         let fd = sys::unix_socket()?;

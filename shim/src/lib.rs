@@ -4,7 +4,7 @@
 //! `no_std`, no heap, no unwinding: it is loaded into every process on a
 //! system that preloads it, glibc and musl alike, so it links only to the C
 //! library and never panics into its host.
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(any(test, feature = "fuzz")), no_std)]
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -26,7 +26,10 @@ mod sys;
 mod utmp;
 mod utmpx;
 
-#[cfg(not(test))]
+#[cfg(feature = "fuzz")]
+pub use state::fuzz_replies;
+
+#[cfg(not(any(test, feature = "fuzz")))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     // Nothing in the shim panics by design (see the lints above); if it
@@ -42,7 +45,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 // capture the routine of a Rust library loaded later and break its
 // unwinding. It is never called; if it were, it reports a fatal error
 // (_URC_FATAL_PHASE1_ERROR) instead of unwinding through the shim.
-#[cfg(all(not(test), target_arch = "x86_64"))]
+#[cfg(all(not(any(test, feature = "fuzz")), target_arch = "x86_64"))]
 core::arch::global_asm!(
     ".globl rust_eh_personality",
     ".hidden rust_eh_personality",

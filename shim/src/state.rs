@@ -64,26 +64,7 @@ struct Global(UnsafeCell<State>);
 // SAFETY: the state is only reached through `with`, which holds the lock.
 unsafe impl Sync for Global {}
 
-static STATE: Global = Global(UnsafeCell::new(State {
-    pid: 0,
-    name: [0; NAME_MAX],
-    route: Route::Daemon(Service::Utmpd),
-    open: false,
-    cursor: Cursor { pos: 0, last: None },
-    conn: None,
-    log_conn: None,
-    log_service: None,
-    dialects: Dialects {
-        utmpd: Dialect::Unknown,
-        wtmpd: Dialect::Unknown,
-        btmpd: Dialect::Unknown,
-    },
-    cache: [0; CACHE * RECORD_SIZE],
-    cache_start: 0,
-    cache_len: 0,
-    file: None,
-    writable: false,
-}));
+static STATE: Global = Global(UnsafeCell::new(State::new()));
 
 /// A deadline for a call starting now.
 pub fn deadline() -> Deadline {
@@ -137,6 +118,30 @@ impl Dialects {
 }
 
 impl State {
+    /// The state of a process that has made no call yet.
+    const fn new() -> State {
+        State {
+            pid: 0,
+            name: [0; NAME_MAX],
+            route: Route::Daemon(Service::Utmpd),
+            open: false,
+            cursor: Cursor { pos: 0, last: None },
+            conn: None,
+            log_conn: None,
+            log_service: None,
+            dialects: Dialects {
+                utmpd: Dialect::Unknown,
+                wtmpd: Dialect::Unknown,
+                btmpd: Dialect::Unknown,
+            },
+            cache: [0; CACHE * RECORD_SIZE],
+            cache_start: 0,
+            cache_len: 0,
+            file: None,
+            writable: false,
+        }
+    }
+
     /// `utmpxname`: close the database and remember the new name.
     pub fn set_name(&mut self, name: &CStr) -> Result<(), Errno> {
         let bytes = name.to_bytes_with_nul();
@@ -518,4 +523,68 @@ fn recv_cursor(c: &Conn, dl: Deadline) -> Result<Cursor, Errno> {
     let mut b = [0u8; CURSOR_SIZE];
     c.recv(&mut b, dl)?;
     codec::decode_cursor(&b)
+}
+
+/// The fuzzer's entry: a daemon that answers the first request with
+/// `data[1..]` (then end of file), against a session in the extended
+/// dialect; `data[0]` picks the operation (read, search by id, search by
+/// line, write). The same reply parsing as the exports. Must not panic or
+/// hang.
+#[cfg(feature = "fuzz")]
+pub fn fuzz_replies(data: &[u8]) {
+    use std::io::{Read, Write};
+    use std::os::fd::FromRawFd;
+    let Some((&which, reply)) = data.split_first() else {
+        return;
+    };
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: socketpair writes two descriptors into `fds`.
+    let ok = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } == 0;
+    if !ok {
+        return;
+    }
+    // SAFETY: the second descriptor is ours alone from here on.
+    let mut daemon = unsafe { std::os::unix::net::UnixStream::from_raw_fd(fds[1]) };
+    let reply = reply.to_vec();
+    let server = std::thread::spawn(move || {
+        let _ = daemon.set_read_timeout(Some(std::time::Duration::from_millis(50)));
+        let mut req = [0u8; codec::MAX_REQUEST];
+        if daemon.read(&mut req).unwrap_or(0) > 0 {
+            let _ = daemon.write_all(&reply);
+        }
+        let _ = daemon.shutdown(std::net::Shutdown::Write);
+        while daemon.read(&mut req).unwrap_or(0) > 0 {}
+    });
+    // SAFETY: fcntl on the descriptor we own: the shim's sockets are non-blocking.
+    unsafe { libc::fcntl(fds[0], libc::F_SETFL, libc::O_NONBLOCK) };
+    let mut st = std::boxed::Box::new(State::new());
+    st.conn = Some(Conn::from_fd(Fd::from_raw(fds[0])));
+    st.dialects.utmpd = Dialect::Extended;
+    st.open = true;
+    st.cursor.pos = u64::from(which >> 2);
+    let dl = Deadline::after(50);
+    let mut q = Record::EMPTY;
+    q.kind = proto::Kind::USER_PROCESS;
+    q.line[0] = b't';
+    let _ = match which % 4 {
+        0 => st.next(dl).map(|_| ()),
+        1 => st.find_id(&q, dl).map(|_| ()),
+        2 => st.find_line(&q.line, dl).map(|_| ()),
+        _ => st.put(&q, dl).map(|_| ()),
+    };
+    // Bulk reads consumed from the cache, as getutxent would.
+    for _ in 0..3 {
+        if st.take_cached().is_none() {
+            break;
+        }
+    }
+    drop(st);
+    let _ = server.join();
 }

@@ -27,6 +27,14 @@ fn check(ret: isize) -> Result<usize, Errno> {
 #[derive(Debug)]
 pub struct Fd(c_int);
 
+#[cfg(feature = "fuzz")]
+impl Fd {
+    /// Takes ownership of descriptor `fd`.
+    pub fn from_raw(fd: c_int) -> Fd {
+        Fd(fd)
+    }
+}
+
 impl Drop for Fd {
     fn drop(&mut self) {
         // SAFETY: we own the descriptor; close errors leave nothing to do.
