@@ -19,6 +19,18 @@ fn entries(d: &Daemons) -> String {
         .to_string()
 }
 
+/// `utmpdump` of wtmp once it holds `n` records for `line` (the shim
+/// appends after utmpd answers, so they may trail the utmp entry).
+fn wtmp_records(d: &Daemons, line: &str, n: usize) -> String {
+    let dump = eventually("the wtmp records", || {
+        let dump = Run::new("utmpdump").args([d.file("wtmp")]).run();
+        let out = dump.ok().to_string();
+        (lines_with(&out, line).len() >= n).then_some(out)
+    });
+    assert_eq!(lines_with(&dump, line).len(), n, "{dump}");
+    dump
+}
+
 /// A command run as `user` with the shim and the daemons' sockets.
 fn as_user(d: &Daemons, user: &str, program: &str) -> Command {
     let mut c = Command::new("setpriv");
@@ -79,9 +91,9 @@ fn tmux_sessions_of_an_ordinary_user_come_and_go() {
     });
     let who = d.cmd("who").run();
     assert!(lines_with(who.ok(), USER).is_empty(), "{who}");
-    let dump = Run::new("utmpdump").args([d.file("wtmp")]).run();
-    let recs: Vec<_> = lines_with(dump.ok(), &line);
-    assert_eq!(recs.len(), 2, "{dump}");
+    // The shim appends to wtmp after utmpd has answered: wait for it.
+    let dump = wtmp_records(&d, &line, 2);
+    let recs: Vec<_> = lines_with(&dump, &line);
     assert!(
         recs[0].starts_with("[7]") && recs[0].contains(USER) && recs[1].starts_with("[8]"),
         "{dump}"
@@ -127,9 +139,8 @@ fn screen_windows_of_an_ordinary_user_come_and_go() {
             .then_some(())
     });
     assert!(screen("quit").success());
-    let dump = Run::new("utmpdump").args([d.file("wtmp")]).run();
-    let recs = lines_with(dump.ok(), &line);
-    assert_eq!(recs.len(), 2, "{dump}");
+    let dump = wtmp_records(&d, &line, 2);
+    let recs = lines_with(&dump, &line);
     assert!(
         recs[0].starts_with("[7]") && recs[1].starts_with("[8]"),
         "{dump}"
