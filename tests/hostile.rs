@@ -136,11 +136,10 @@ fn locks_held_by_an_ordinary_user_stall_no_writer() {
     ensure_user(user);
     let d = Daemons::start();
     let ctl = c_program("utmpctl", Cc::Gnu);
-    let o = d
-        .cmd(&ctl)
-        .args(["put", "7", "root", "pts/1", "1", "1"])
-        .run();
-    assert_eq!(o.ok().trim(), "ok");
+    assert_eq!(
+        d.utmpctl(Cc::Gnu, &["put", "7", "root", "pts/1", "1", "1"]),
+        "ok"
+    );
     let o = d
         .cmd(&ctl)
         .args(["wtmp", "/var/log/wtmp", "7", "root", "pts/1", "1", "1"])
@@ -349,11 +348,10 @@ fn setuid_programs_ignore_the_utmps_variables() {
     ensure_user(user);
     let d = Daemons::start();
     let ctl = c_program("utmpctl", Cc::Gnu);
-    let o = d
-        .cmd(&ctl)
-        .args(["put", "7", "root", "pts/5", "5", "1"])
-        .run();
-    assert_eq!(o.ok().trim(), "ok");
+    assert_eq!(
+        d.utmpctl(Cc::Gnu, &["put", "7", "root", "pts/5", "5", "1"]),
+        "ok"
+    );
     let dir = TempDir::new("suid");
     let setuid = dir.path().join("utmpctl-setuid");
     let plain = dir.path().join("utmpctl-plain");

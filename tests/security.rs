@@ -10,12 +10,10 @@ const OTHER: &str = "utmpstest2";
 fn ordinary_users_cannot_write_utmp_and_leave_it_untouched() {
     ensure_user(USER);
     let d = Daemons::start();
-    let ctl = c_program("utmpctl", Cc::Gnu);
-    let o = d
-        .cmd(&ctl)
-        .args(["put", "7", "root", "pts/90", "90", "1"])
-        .run();
-    assert_eq!(o.ok().trim(), "ok");
+    assert_eq!(
+        d.utmpctl(Cc::Gnu, &["put", "7", "root", "pts/90", "90", "1"]),
+        "ok"
+    );
     let before = std::fs::read(d.file("utmp")).unwrap();
     for cc in Cc::ALL {
         for args in [

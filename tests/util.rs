@@ -300,6 +300,17 @@ impl Daemons {
         ]
     }
 
+    /// `utmpctl ARGS` (built with `cc`) as root under the shim, pointed at
+    /// these daemons: its trimmed output ("ok", "err ERRNO", or records).
+    pub fn utmpctl(&self, cc: Cc, args: &[&str]) -> String {
+        self.cmd(c_program("utmpctl", cc))
+            .args(args)
+            .run()
+            .stdout
+            .trim()
+            .to_string()
+    }
+
     /// A command for `program` under the shim, pointed at these daemons.
     pub fn cmd(&self, program: impl AsRef<OsStr>) -> Run {
         let mut r = Run::new(program).preload();
