@@ -108,7 +108,90 @@ pub fn c_program_with(name: &str, cc: Cc, libs: &[&str]) -> PathBuf {
     out
 }
 
-/// The real musl-built programs (build-musl-real.sh output).
+/// Puts this test process in a private mount namespace where nothing it
+/// does reaches the machine's own files: `/etc` is an overlay whose
+/// changes (the test users and groups `useradd` and `groupadd` make) live
+/// in a tmpfs, and `/home`, `/run` and `/var/log` are fresh tmpfs (so the
+/// machine's `/run/utmp`, `/var/log/wtmp`, `/var/log/btmp` and
+/// `/var/log/lastlog` are out of reach even for a test gone wrong). Every
+/// process the tests start inherits the namespace, which ends with the
+/// test process: the machine is left as it was found.
+///
+/// Runs before `main` (a constructor in `tests.rs`), while the process is
+/// still single-threaded, as `unshare(CLONE_NEWNS)` requires. Aborts with
+/// a clear message where the suite cannot run (not root, no namespaces).
+pub fn isolate_from_the_machine() {
+    fn fail(what: &str) -> ! {
+        eprintln!(
+            "utmps-tests: cannot isolate the suite from the machine ({what}: {}); \
+             the integration tests need root and mount namespaces",
+            std::io::Error::last_os_error()
+        );
+        std::process::exit(2);
+    }
+    let mount = |src: &str, target: &str, fstype: &str, flags: libc::c_ulong, data: &str| {
+        let cs = |s: &str| std::ffi::CString::new(s).expect("no NUL");
+        let (csrc, ctarget, cfstype, cdata) = (cs(src), cs(target), cs(fstype), cs(data));
+        // SAFETY: NUL-terminated strings that outlive the call.
+        let r = unsafe {
+            libc::mount(
+                csrc.as_ptr(),
+                ctarget.as_ptr(),
+                cfstype.as_ptr(),
+                flags,
+                cdata.as_ptr().cast(),
+            )
+        };
+        if r != 0 {
+            fail(&format!("mount {fstype} on {target}"));
+        }
+    };
+    // SAFETY: unshare has no memory-safety preconditions; the process is
+    // single-threaded (constructors run before main).
+    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+        fail("unshare");
+    }
+    mount("none", "/", "", libc::MS_REC | libc::MS_PRIVATE, "");
+    // The overlay's upper layer lives in a tmpfs on a directory under
+    // target/ (a mount point needs a directory; it stays empty on the host).
+    let scratch = target_dir().join("test-namespace");
+    if fs::create_dir_all(&scratch).is_err() {
+        fail("mkdir target/test-namespace");
+    }
+    let scratch = scratch.to_string_lossy().into_owned();
+    mount("tmpfs", &scratch, "tmpfs", 0, "mode=0755");
+    for d in ["etc-upper", "etc-work"] {
+        if fs::create_dir(format!("{scratch}/{d}")).is_err() {
+            fail("mkdir in the scratch tmpfs");
+        }
+    }
+    mount(
+        "overlay",
+        "/etc",
+        "overlay",
+        0,
+        &format!("lowerdir=/etc,upperdir={scratch}/etc-upper,workdir={scratch}/etc-work"),
+    );
+    for d in ["/home", "/run", "/var/log"] {
+        mount(
+            "tmpfs",
+            d,
+            "tmpfs",
+            libc::MS_NOSUID | libc::MS_NODEV,
+            "mode=0755",
+        );
+    }
+    // What a booted Debian has in /run and the programs under test expect.
+    for (d, mode) in [("/run/lock", 0o1777), ("/run/screen", 0o1777)] {
+        if fs::create_dir(d).is_err()
+            || fs::set_permissions(d, fs::Permissions::from_mode(mode)).is_err()
+        {
+            fail(d);
+        }
+    }
+}
+
+/// The real musl-built programs (scripts/build-musl-real output).
 pub fn musl_real(rel: &str) -> PathBuf {
     let dir = std::env::var_os("UTMPS_MUSL_REAL")
         .map(PathBuf::from)
@@ -116,7 +199,7 @@ pub fn musl_real(rel: &str) -> PathBuf {
     let p = dir.join(rel);
     assert!(
         p.exists(),
-        "{} is missing: run ../shared/scripts/build-musl-real.sh {} (scripts/test does)",
+        "{} is missing: run scripts/build-musl-real {} (scripts/test does)",
         p.display(),
         dir.display()
     );
@@ -504,7 +587,8 @@ impl Run {
 }
 
 /// Creates test user `name` once (with a home and a group of its own) and
-/// returns its uid.
+/// returns its uid. Only inside the suite's private namespace (see
+/// [`isolate_from_the_machine`]): the machine's users stay as they are.
 pub fn ensure_user(name: &str) -> u32 {
     static LOCK: Mutex<()> = Mutex::new(());
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
