@@ -404,18 +404,6 @@ done
     );
 }
 
-/// The pids of the children of `parent` (the daemons serving clients).
-fn children(parent: u32) -> Vec<i32> {
-    let out = Command::new("pgrep")
-        .args(["-P", &parent.to_string()])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
-}
-
 fn records(path: &std::path::Path) -> Vec<proto::Record> {
     let bytes = std::fs::read(path).unwrap();
     assert_eq!(
@@ -442,10 +430,10 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
         while !flag.load(std::sync::atomic::Ordering::Relaxed) {
             std::thread::sleep(Duration::from_micros(200 + rng.next_u64() % 3000));
             for &l in &listeners {
-                for pid in children(l) {
+                for pid in util::children_of(l) {
                     if rng.next_u64().is_multiple_of(2) {
                         // SAFETY: kill(2) on a pid we just listed as our daemon's child.
-                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
                         kills += 1;
                     }
                 }

@@ -12,10 +12,12 @@ static ISOLATE: extern "C" fn() = {
     isolate
 };
 
+mod admission;
 mod deploy;
 mod differential;
 mod e2e;
 mod faults;
+mod files;
 mod hostile;
 mod hosts;
 mod isolation;

@@ -200,7 +200,7 @@ fn only_the_owner_of_a_pty_may_add_or_remove_its_entry() {
         .args(["put", "8", OTHER, &line, "x", "1"])
         .user(OTHER)
         .run();
-    assert_eq!(o.stdout.trim(), "err 1", "{o}");
+    assert_eq!(o.stdout.trim(), "err 13", "{o}");
     assert_eq!(std::fs::read(d.file("utmp")).unwrap(), before);
     // Something that is not a pty master proves nothing.
     let file = std::fs::File::open("/etc/passwd").unwrap();
@@ -289,4 +289,92 @@ fn without_a_daemon_tmux_and_screen_still_work() {
         .status()
         .unwrap();
     assert!(quit.success());
+}
+
+/// A user can mount a devpts instance of their own (`unshare -Urm`, `mount
+/// -t devpts -o newinstance`), where pty numbers restart at 0 and every
+/// slave is theirs. A master from there names a `pts/N` that is not its
+/// terminal: the daemon proves the slave is the device at `/dev/pts/N` in
+/// its own view, so root's entry on that line stays root's.
+#[test]
+fn a_private_devpts_instance_proves_nothing() {
+    ensure_user(USER);
+    let d = Daemons::start();
+    let root = util::PtySession::start(None);
+    let n: u32 = root.line.trim_start_matches("pts/").parse().unwrap();
+    let o = d.utmpctl(
+        Cc::Gnu,
+        &[
+            "put",
+            "7",
+            "root",
+            &root.line,
+            "rt",
+            &root.pid.to_string(),
+            "root.example",
+        ],
+    );
+    assert_eq!(o, "ok");
+    let utmp_before = std::fs::read(d.file("utmp")).unwrap();
+    let wtmp_before = std::fs::read(d.file("wtmp")).unwrap();
+    let prog = c_program_with("utempter", Cc::Gnu, &["-lutempter"]);
+    let attacker = c_program("attacker", Cc::Gnu);
+    let inside = format!(
+        "mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts && \
+         exec {} pty {n} {} add 0 evil.example",
+        attacker.display(),
+        prog.display()
+    );
+    // The user's own namespace where the kernel allows it (Debian's
+    // default), else one root prepares for the user: the daemon sees the
+    // same thing, a master of a foreign devpts instance.
+    let userns = Run::new("unshare").args(["-Urm", "true"]).user(USER).run();
+    let o = if userns.status.success() {
+        d.cmd("unshare")
+            .args(["-Urm", "sh", "-c", &inside])
+            .user(USER)
+            .run()
+    } else {
+        let setup = format!(
+            "mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts && \
+             exec setpriv --reuid={USER} --regid={USER} --init-groups {} pty {n} {} add 0 evil.example",
+            attacker.display(),
+            prog.display()
+        );
+        d.cmd("unshare").args(["-m", "sh", "-c", &setup]).run()
+    };
+    assert_eq!(o.stdout.trim(), "0", "the add must fail: {o}");
+    assert_eq!(
+        std::fs::read(d.file("utmp")).unwrap(),
+        utmp_before,
+        "utmp changed"
+    );
+    assert_eq!(
+        std::fs::read(d.file("wtmp")).unwrap(),
+        wtmp_before,
+        "wtmp changed"
+    );
+    let list = entries(&d);
+    let l = lines_with(&list, &root.line);
+    assert_eq!(l.len(), 1, "{list}");
+    assert!(
+        l[0].starts_with(&format!("7 root {} ", root.line)),
+        "{list}"
+    );
+    // A host with a control character is refused on the user's real pty.
+    let (master, slave) = open_pty();
+    assert!(Command::new("chown")
+        .arg(USER)
+        .arg(&slave)
+        .status()
+        .unwrap()
+        .success());
+    let o = d
+        .cmd(&prog)
+        .args(["add", "0", "tmux\n7 root pts/0"])
+        .user(USER)
+        .stdin_file(master)
+        .run();
+    assert_eq!(o.ok().trim(), "0", "{o}");
+    assert_eq!(std::fs::read(d.file("utmp")).unwrap(), utmp_before);
 }

@@ -261,6 +261,50 @@ impl Drop for Guarded {
     }
 }
 
+/// Starts `cmd` with its standard output piped and returns it with the
+/// first line it prints (within 30 s).
+pub fn spawn_until_line(mut cmd: Command) -> (Guarded, String) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("{cmd:?} printed nothing"));
+    (Guarded(child), line.trim().to_string())
+}
+
+/// A command for `program` run as `user` (setpriv, no shim).
+pub fn as_user(user: &str, program: impl AsRef<OsStr>) -> Command {
+    let mut c = Command::new("setpriv");
+    c.arg(format!("--reuid={user}"))
+        .arg(format!("--regid={user}"))
+        .arg("--init-groups")
+        .arg(program);
+    c
+}
+
+/// The pids of the children of `parent`.
+pub fn children_of(parent: u32) -> Vec<u32> {
+    let out = Command::new("pgrep")
+        .args(["-P", &parent.to_string()])
+        .output()
+        .expect("pgrep");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
 /// Waits until `path` exists (a daemon's socket).
 pub fn wait_for(path: &Path) {
     let start = Instant::now();
@@ -312,6 +356,12 @@ impl Daemons {
 
     /// Starts the three daemons through `launcher`.
     pub fn start_via(launcher: Launcher, args: &[&str]) -> Daemons {
+        Daemons::start_full(launcher, args, &[])
+    }
+
+    /// Starts the three daemons through `launcher`, with `args` for every
+    /// daemon and `wtmpd_args` for the two wtmpd alone.
+    pub fn start_full(launcher: Launcher, args: &[&str], wtmpd_args: &[&str]) -> Daemons {
         let dir = TempDir::new("daemons");
         let d = dir.path();
         let spawn = |bin: &str, sock: &str, file: &str, extra: &[&str]| {
@@ -347,10 +397,11 @@ impl Daemons {
                 .expect("spawn daemon");
             Guarded(child)
         };
+        let btmpd_args: Vec<&str> = ["--root-only"].iter().chain(wtmpd_args).copied().collect();
         let procs = vec![
             spawn("utmps-utmpd", "utmpd.sock", "utmp", &[]),
-            spawn("utmps-wtmpd", "wtmpd.sock", "wtmp", &[]),
-            spawn("utmps-wtmpd", "btmpd.sock", "btmp", &["--root-only"]),
+            spawn("utmps-wtmpd", "wtmpd.sock", "wtmp", wtmpd_args),
+            spawn("utmps-wtmpd", "btmpd.sock", "btmp", &btmpd_args),
         ];
         for s in ["utmpd.sock", "wtmpd.sock", "btmpd.sock"] {
             wait_for(&d.join(s));

@@ -1,6 +1,7 @@
 //! Command line -> validated [`Config`]. Hand-rolled: the daemon starts once
 //! per connection, so no argument framework is worth its start-up time.
 
+use crate::budget::Budget;
 use crate::Failure;
 use proto::Layout;
 use std::ffi::OsString;
@@ -52,16 +53,48 @@ pub struct Config {
     pub root_only: bool,
     /// Hide other users' `ut_host` and `ut_addr_v6` from non-root readers.
     pub private: bool,
+    /// `--listen-fds`: listen on the sockets systemd passes (`LISTEN_FDS`).
+    pub listen_fds: bool,
+    /// How long an ordinary peer's connection may last in all.
+    pub lifetime: Duration,
+    /// An ordinary user's allowance of wtmp/btmp appends.
+    pub budget: Budget,
+    /// The listener's admission limits.
+    pub limits: Limits,
+}
+
+/// Admission limits of the listener (s6-ipcserver's `-c` and `-C`, and a
+/// rate): clients over them are refused before any work is done for them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// `-c`: ordinary clients at once, all users together.
+    pub total: u32,
+    /// `-C`: clients of one ordinary user at once.
+    pub per_uid: u32,
+    /// `--rate`: new connections per second of one ordinary user (with a
+    /// burst of twice as many).
+    pub rate: u32,
+}
+
+impl Limits {
+    /// The defaults: s6-ipcserver's 40 per user, 1,000 in all, 50 new
+    /// connections a second per user.
+    pub const DEFAULT: Limits = Limits {
+        total: 1000,
+        per_uid: 40,
+        rate: 50,
+    };
 }
 
 /// The usage line of `which`.
 pub fn usage(which: Daemon) -> String {
     let extra = match which {
         Daemon::Utmpd => " [--private]",
-        Daemon::Wtmpd => " [--root-only] [--private]",
+        Daemon::Wtmpd => " [--root-only] [--private] [--budget BURST/SECONDS]",
     };
     format!(
-        "usage: {} [--listen SOCKET] [--format glibc|musl] [--lock LOCKFILE] [--timeout MS]{extra} [FILE]\n  \
+        "usage: {} [--listen SOCKET | --listen-fds] [-c MAXCONN] [-C MAXCONN_PER_USER] [--rate N] \
+         [--format glibc|musl] [--lock LOCKFILE] [--timeout MS] [--lifetime MS]{extra} [FILE]\n  \
          FILE defaults to '{}' in the working directory; LOCKFILE to FILE.lock",
         which.name(),
         which.default_file()
@@ -77,6 +110,10 @@ pub fn parse(daemon: Daemon, argv: &[OsString]) -> Result<Config, Failure> {
     let mut listen = None;
     let mut root_only = false;
     let mut private = false;
+    let mut listen_fds = false;
+    let mut lifetime = Duration::from_secs(60);
+    let mut budget = Budget::DEFAULT;
+    let mut limits = Limits::DEFAULT;
     let mut it = argv.iter();
     let bad = |m: String| Failure::Usage(m);
     while let Some(arg) = it.next() {
@@ -96,13 +133,29 @@ pub fn parse(daemon: Daemon, argv: &[OsString]) -> Result<Config, Failure> {
                 }
             }
             Some("--timeout") => {
-                let v = value("--timeout")?;
-                let ms: u64 = v
+                timeout = Duration::from_millis(positive("--timeout", value("--timeout")?)?)
+            }
+            Some("--lifetime") => {
+                lifetime = Duration::from_millis(positive("--lifetime", value("--lifetime")?)?)
+            }
+            Some("--listen-fds") => listen_fds = true,
+            Some("-c") => limits.total = positive("-c", value("-c")?)?,
+            Some("-C") => limits.per_uid = positive("-C", value("-C")?)?,
+            Some("--rate") => limits.rate = positive("--rate", value("--rate")?)?,
+            Some("--budget") if daemon == Daemon::Wtmpd => {
+                let v = value("--budget")?;
+                let parsed = v
                     .to_str()
-                    .and_then(|s| s.parse().ok())
-                    .filter(|&ms| ms > 0)
-                    .ok_or_else(|| bad(format!("--timeout: not a positive number: {v:?}")))?;
-                timeout = Duration::from_millis(ms);
+                    .and_then(|s| s.split_once('/'))
+                    .and_then(|(b, p)| {
+                        let burst = b.parse().ok().filter(|&b: &u32| b > 0)?;
+                        let secs: u64 = p.parse().ok().filter(|&s| s > 0)?;
+                        Some(Budget {
+                            burst,
+                            period_ms: secs.checked_mul(1000)?,
+                        })
+                    });
+                budget = parsed.ok_or_else(|| bad(format!("--budget is BURST/SECONDS: {v:?}")))?;
             }
             Some("--root-only") if daemon == Daemon::Wtmpd => root_only = true,
             Some("--private") => private = true,
@@ -113,6 +166,9 @@ pub fn parse(daemon: Daemon, argv: &[OsString]) -> Result<Config, Failure> {
             _ if file.is_none() => file = Some(PathBuf::from(arg)),
             _ => return Err(bad(format!("unexpected argument {arg:?}"))),
         }
+    }
+    if listen.is_some() && listen_fds {
+        return Err(bad("--listen and --listen-fds exclude each other".into()));
     }
     let file = file.unwrap_or_else(|| PathBuf::from(daemon.default_file()));
     let lock = lock.unwrap_or_else(|| {
@@ -129,7 +185,22 @@ pub fn parse(daemon: Daemon, argv: &[OsString]) -> Result<Config, Failure> {
         listen,
         root_only,
         private,
+        listen_fds,
+        lifetime,
+        budget,
+        limits,
     })
+}
+
+/// A positive number option.
+fn positive<T: std::str::FromStr + Default + PartialOrd>(
+    name: &str,
+    v: OsString,
+) -> Result<T, Failure> {
+    v.to_str()
+        .and_then(|s| s.parse().ok())
+        .filter(|n| *n > T::default())
+        .ok_or_else(|| Failure::Usage(format!("{name}: not a positive number: {v:?}")))
 }
 
 #[cfg(test)]
@@ -172,6 +243,40 @@ mod tests {
         assert_eq!(c.listen, Some(PathBuf::from("/s")));
         assert_eq!(c.lock, PathBuf::from("/l"));
         assert_eq!(c.timeout, Duration::from_millis(50));
+        let c = parse(
+            Daemon::Wtmpd,
+            &args(&[
+                "-c",
+                "9",
+                "-C",
+                "3",
+                "--rate",
+                "4",
+                "--lifetime",
+                "70",
+                "--budget",
+                "10/5",
+                "--listen-fds",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.limits,
+            Limits {
+                total: 9,
+                per_uid: 3,
+                rate: 4
+            }
+        );
+        assert_eq!(c.lifetime, Duration::from_millis(70));
+        assert_eq!(
+            c.budget,
+            Budget {
+                burst: 10,
+                period_ms: 5000
+            }
+        );
+        assert!(c.listen_fds);
     }
 
     #[test]
@@ -182,6 +287,10 @@ mod tests {
             &["--bogus"],
             &["a", "b"],
             &["--listen"],
+            &["-C", "0"],
+            &["--budget", "5"],
+            &["--budget", "0/5"],
+            &["--listen", "s", "--listen-fds"],
         ] {
             assert!(matches!(
                 parse(Daemon::Wtmpd, &args(bad)),

@@ -1,13 +1,18 @@
 //! The daemons: one client per process on stdin/stdout (UCSPI/inetd model),
 //! started by a superserver or by their own `--listen`.
 //!
-//! Unsafe code is denied everywhere but [`sys`], the one module that calls
-//! the C library for what std does not offer (peer credentials, fork,
-//! passwd look-ups, record locks).
+//! System calls go through rustix (typed descriptors and errnos). Unsafe
+//! code is denied everywhere but [`sys`], the one module that calls the C
+//! library for what neither std nor rustix offers (fork, signal handlers,
+//! passwd look-ups, `SO_PEERGROUPS`).
 #![deny(unsafe_code)]
 
+pub mod admission;
 pub mod args;
+pub mod budget;
+pub mod files;
 pub mod listen;
+pub mod lock;
 pub mod peer;
 pub mod policy;
 pub mod pty;
@@ -49,9 +54,12 @@ impl Failure {
 pub fn main_of(which: args::Daemon) -> ExitCode {
     let prog = which.name();
     let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    let result = args::parse(which, &argv).and_then(|cfg| match &cfg.listen {
-        Some(path) => listen::run(path, &cfg),
-        None => serve::run(&cfg),
+    let result = args::parse(which, &argv).and_then(|cfg| {
+        if cfg.listen.is_some() || cfg.listen_fds {
+            listen::run(&cfg)
+        } else {
+            serve::run(&cfg)
+        }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

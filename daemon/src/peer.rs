@@ -27,22 +27,19 @@ impl Peer {
 
 /// Identifies the client on descriptor 0.
 pub fn identify() -> Result<Peer, Failure> {
-    match sys::peer_cred(0) {
-        Ok((pid, uid, gid)) => Ok(Peer {
-            uid,
-            gid,
+    match rustix::net::sockopt::socket_peercred(rustix::stdio::stdin()) {
+        Ok(cred) => Ok(Peer {
+            uid: cred.uid.as_raw(),
+            gid: cred.gid.as_raw(),
             // Kernels before 4.13 lack SO_PEERGROUPS: fall back to the primary group.
             groups: sys::peer_groups(0).unwrap_or_default(),
-            pid: Some(pid),
+            pid: Some(cred.pid.as_raw_nonzero().get()),
         }),
-        Err(e)
-            if matches!(
-                e.raw_os_error(),
-                Some(libc::ENOTSOCK) | Some(libc::ENOPROTOOPT) | Some(libc::EOPNOTSUPP)
-            ) =>
-        {
-            from_env(|k| env::var(k).ok())
-        }
+        Err(
+            rustix::io::Errno::NOTSOCK
+            | rustix::io::Errno::NOPROTOOPT
+            | rustix::io::Errno::OPNOTSUPP,
+        ) => from_env(|k| env::var(k).ok()),
         Err(e) => Err(Failure::System(format!(
             "cannot read the client's credentials: {e}"
         ))),

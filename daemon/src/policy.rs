@@ -1,8 +1,12 @@
 //! Who may do what: pure functions of the peer, the request and the
 //! daemon's own identity. Reads are open to everyone, as utmp always was.
+//!
+//! A refusal is `EACCES`, the errno a program gets from glibc when its own
+//! `open()` of the file is refused, so programs that handle that case
+//! (util-linux `lslogins`, for one) behave as on a glibc host.
 
 use crate::peer::Peer;
-use proto::{Errno, Record};
+use proto::{Errno, Kind, Record};
 
 /// The daemon's own identity, against which writers are checked.
 #[derive(Clone, Copy, Debug)]
@@ -12,21 +16,27 @@ pub struct Daemon {
     pub gid: u32,
 }
 
+/// Root, or a member of the daemon's group (the writers' group: `utmp` in
+/// a real installation, which may write the files directly anyway).
+pub fn is_privileged(peer: &Peer, daemon: Daemon) -> bool {
+    peer.uid == 0 || peer.in_group(daemon.gid)
+}
+
 /// utmp writes: root, or a peer whose effective or supplementary groups
 /// include the daemon's group.
 pub fn may_write_utmp(peer: &Peer, daemon: Daemon) -> Result<(), Errno> {
-    if peer.uid == 0 || peer.in_group(daemon.gid) {
+    if is_privileged(peer, daemon) {
         Ok(())
     } else {
-        Err(Errno::EPERM)
+        Err(Errno::EACCES)
     }
 }
 
 /// Reads: everyone, but the btmp daemon (`root_only`) only for root: failed
-/// logins name users and hosts that attack them.
+/// logins name users and hosts that attack them, and mistyped passwords.
 pub fn may_read(peer: &Peer, root_only: bool) -> Result<(), Errno> {
     if root_only && peer.uid != 0 {
-        Err(Errno::EPERM)
+        Err(Errno::EACCES)
     } else {
         Ok(())
     }
@@ -55,29 +65,90 @@ pub fn may_rewrite_log(peer: &Peer) -> Result<(), Errno> {
     if peer.uid == 0 {
         Ok(())
     } else {
-        Err(Errno::EPERM)
+        Err(Errno::EACCES)
     }
 }
 
-/// wtmp appends: root anything; others only records whose `ut_user` names
-/// them (`uid_of` resolves a user name). btmp (`root_only`): root alone.
-pub fn may_append(
+/// What the daemon knows of the world when it judges an ordinary user's
+/// append (looked up on the system by the caller).
+pub trait Facts {
+    /// The uid of user `name`.
+    fn uid_of(&self, name: &[u8]) -> Option<u32>;
+    /// The owner of terminal `line` (`/dev/LINE`, a character device, not
+    /// reached through a symbolic link), in the daemon's own namespace.
+    fn tty_owner(&self, line: &[u8]) -> Option<u32>;
+    /// Now, as `ut_tv`.
+    fn now(&self) -> (i64, i64);
+}
+
+/// wtmp and btmp appends. Root and the writers' group: anything, as it
+/// comes. btmp (`root_only`): nobody else. Everyone else may only say what
+/// is theirs to say, and gets back the record to write:
+/// - a login (USER_PROCESS) in their own name, or a logout (DEAD_PROCESS)
+///   with their own name or none, on a terminal they own;
+/// - no boot, run-level, shutdown or other record;
+/// - no control characters in any text (`EINVAL`): `last` prints a
+///   newline in `ut_host` as is, which would forge a whole line;
+/// - the time and the pid are the daemon's to set: now, and the peer's pid
+///   (0 when the kernel did not tell it).
+pub fn admit_append(
     peer: &Peer,
+    daemon: Daemon,
     record: &Record,
     root_only: bool,
-    uid_of: impl Fn(&[u8]) -> Option<u32>,
-) -> Result<(), Errno> {
-    if peer.uid == 0 {
-        return Ok(());
+    facts: &impl Facts,
+) -> Result<Record, Errno> {
+    if is_privileged(peer, daemon) && (!root_only || peer.uid == 0) {
+        return Ok(*record);
     }
     if root_only {
-        return Err(Errno::EPERM);
+        return Err(Errno::EACCES);
     }
+    check_text(record)?;
     let user = record.user_str();
-    if !user.is_empty() && uid_of(user) == Some(peer.uid) {
+    let own_name = !user.is_empty() && facts.uid_of(user) == Some(peer.uid);
+    let ok = match record.kind {
+        Kind::USER_PROCESS => own_name,
+        Kind::DEAD_PROCESS => own_name || user.is_empty(),
+        _ => false,
+    };
+    let line = record.line_str();
+    if !ok || !is_plain_line(line) || facts.tty_owner(line) != Some(peer.uid) {
+        return Err(Errno::EACCES);
+    }
+    let mut out = *record;
+    (out.tv_sec, out.tv_usec) = facts.now();
+    out.pid = peer.pid.unwrap_or(0);
+    Ok(out)
+}
+
+/// A terminal name that stays under `/dev`: no leading `/`, no `..`.
+fn is_plain_line(line: &[u8]) -> bool {
+    !line.is_empty()
+        && line.first() != Some(&b'/')
+        && !line
+            .split(|&b| b == b'/')
+            .any(|c| c == b".." || c.is_empty())
+}
+
+/// `EINVAL` when a text field (up to its NUL) holds a control character.
+pub fn check_text(r: &Record) -> Result<(), Errno> {
+    let fields: [&[u8]; 4] = [&r.user, &r.line, &r.host, &r.id];
+    if fields.iter().all(|f| is_printable(proto::record::cstr(f))) {
         Ok(())
     } else {
-        Err(Errno::EPERM)
+        Err(Errno::EINVAL)
+    }
+}
+
+/// No C0 or C1 control character and no DEL: as characters when the bytes
+/// are UTF-8, else as bytes (a lone 0x9b is CSI to an 8-bit terminal).
+pub fn is_printable(text: &[u8]) -> bool {
+    match std::str::from_utf8(text) {
+        Ok(s) => !s.chars().any(char::is_control),
+        Err(_) => !text
+            .iter()
+            .any(|&b| b < 0x20 || b == 0x7f || (0x80..0xa0).contains(&b)),
     }
 }
 
@@ -91,31 +162,60 @@ mod tests {
             uid,
             gid,
             groups: groups.to_vec(),
-            pid: None,
+            pid: Some(4242),
         }
     }
 
-    fn rec(user: &[u8]) -> Record {
+    fn rec(kind: Kind, user: &[u8], line: &[u8]) -> Record {
         let mut r = Record::EMPTY;
+        r.kind = kind;
+        r.pid = 1;
+        r.tv_sec = 5;
         set_field(&mut r.user, user);
+        set_field(&mut r.line, line);
         r
+    }
+
+    const D: Daemon = Daemon { gid: 43 };
+
+    /// alice is 1000 and owns pts/1; bob is 1001 and owns pts/2.
+    struct World;
+
+    impl Facts for World {
+        fn uid_of(&self, name: &[u8]) -> Option<u32> {
+            match name {
+                b"alice" => Some(1000),
+                b"bob" => Some(1001),
+                _ => None,
+            }
+        }
+        fn tty_owner(&self, line: &[u8]) -> Option<u32> {
+            match line {
+                b"pts/1" => Some(1000),
+                b"pts/2" => Some(1001),
+                b"tty1" => Some(0),
+                _ => None,
+            }
+        }
+        fn now(&self) -> (i64, i64) {
+            (1_700_000_000, 9)
+        }
     }
 
     #[test]
     fn utmp_writers() {
-        let d = Daemon { gid: 43 };
-        assert_eq!(may_write_utmp(&peer(0, 0, &[]), d), Ok(()));
-        assert_eq!(may_write_utmp(&peer(1000, 43, &[]), d), Ok(()));
-        assert_eq!(may_write_utmp(&peer(1000, 1000, &[5, 43]), d), Ok(()));
+        assert_eq!(may_write_utmp(&peer(0, 0, &[]), D), Ok(()));
+        assert_eq!(may_write_utmp(&peer(1000, 43, &[]), D), Ok(()));
+        assert_eq!(may_write_utmp(&peer(1000, 1000, &[5, 43]), D), Ok(()));
         assert_eq!(
-            may_write_utmp(&peer(1000, 1000, &[5]), d),
-            Err(Errno::EPERM)
+            may_write_utmp(&peer(1000, 1000, &[5]), D),
+            Err(Errno::EACCES)
         );
     }
 
     #[test]
     fn privacy_hides_other_users_hosts_from_non_root() {
-        let mut r = rec(b"bob");
+        let mut r = rec(Kind::USER_PROCESS, b"bob", b"pts/2");
         r.host[0] = b'h';
         r.addr_v6 = [1, 2, 3, 4];
         let name_of = |uid: u32| (uid == 1000).then(|| b"alice".to_vec());
@@ -126,45 +226,88 @@ mod tests {
         assert_eq!(shown(&alice, false, &r, name_of), r);
         assert_eq!(shown(&peer(0, 0, &[]), true, &r, name_of), r);
         let mut own = r;
-        own.user = rec(b"alice").user;
+        set_field(&mut own.user, b"alice");
         assert_eq!(shown(&alice, true, &own, name_of), own);
     }
 
     #[test]
     fn readers() {
         assert_eq!(may_read(&peer(1000, 1000, &[]), false), Ok(()));
-        assert_eq!(may_read(&peer(1000, 1000, &[]), true), Err(Errno::EPERM));
+        assert_eq!(may_read(&peer(1000, 1000, &[]), true), Err(Errno::EACCES));
         assert_eq!(may_read(&peer(0, 0, &[]), true), Ok(()));
-        assert_eq!(may_rewrite_log(&peer(1000, 0, &[0])), Err(Errno::EPERM));
+        assert_eq!(may_rewrite_log(&peer(1000, 0, &[0])), Err(Errno::EACCES));
         assert_eq!(may_rewrite_log(&peer(0, 0, &[])), Ok(()));
     }
 
     #[test]
-    fn wtmp_appenders() {
-        let uid_of = |name: &[u8]| match name {
-            b"alice" => Some(1000),
-            b"bob" => Some(1001),
-            _ => None,
-        };
+    fn ordinary_users_say_only_what_is_theirs() {
         let alice = peer(1000, 1000, &[]);
-        assert_eq!(may_append(&alice, &rec(b"alice"), false, uid_of), Ok(()));
+        let admit = |r: &Record| admit_append(&alice, D, r, false, &World);
+        // Her login and logout on her terminal, stamped by the daemon.
+        let got = admit(&rec(Kind::USER_PROCESS, b"alice", b"pts/1")).unwrap();
+        assert_eq!((got.tv_sec, got.tv_usec, got.pid), (1_700_000_000, 9, 4242));
+        assert!(admit(&rec(Kind::DEAD_PROCESS, b"", b"pts/1")).is_ok());
+        assert!(admit(&rec(Kind::DEAD_PROCESS, b"alice", b"pts/1")).is_ok());
+        // Someone else's name, or someone else's terminal.
+        for r in [
+            rec(Kind::USER_PROCESS, b"bob", b"pts/1"),
+            rec(Kind::USER_PROCESS, b"alice", b"pts/2"),
+            rec(Kind::DEAD_PROCESS, b"", b"pts/2"),
+            rec(Kind::DEAD_PROCESS, b"", b"tty1"),
+            rec(Kind::USER_PROCESS, b"", b"pts/1"),
+            rec(Kind::USER_PROCESS, b"ghost", b"pts/1"),
+            rec(Kind::USER_PROCESS, b"alice", b"pts/../pts/1"),
+            rec(Kind::USER_PROCESS, b"alice", b"/dev/pts/1"),
+            rec(Kind::USER_PROCESS, b"alice", b""),
+        ] {
+            assert_eq!(admit(&r), Err(Errno::EACCES), "{r:?}");
+        }
+        // Boot, run level, shutdown and every other type: root's.
+        for k in [0, 1, 2, 3, 4, 5, 6, 9, 77, -1] {
+            let r = rec(Kind(k), b"alice", b"pts/1");
+            assert_eq!(admit(&r), Err(Errno::EACCES), "type {k}");
+        }
+        // A newline in the host would print a forged line in `last`.
+        let mut r = rec(Kind::USER_PROCESS, b"alice", b"pts/1");
+        set_field(&mut r.host, b"x\nroot     pts/7        192.168.1.66");
+        assert_eq!(admit(&r), Err(Errno::EINVAL));
+        // btmp: root alone, even for the writers' group.
+        let r = rec(Kind::LOGIN_PROCESS, b"alice", b"pts/1");
         assert_eq!(
-            may_append(&alice, &rec(b"bob"), false, uid_of),
-            Err(Errno::EPERM)
+            admit_append(&alice, D, &r, true, &World),
+            Err(Errno::EACCES)
         );
+        let member = peer(1000, 1000, &[43]);
         assert_eq!(
-            may_append(&alice, &rec(b""), false, uid_of),
-            Err(Errno::EPERM)
+            admit_append(&member, D, &r, true, &World),
+            Err(Errno::EACCES)
         );
-        assert_eq!(
-            may_append(&alice, &rec(b"ghost"), false, uid_of),
-            Err(Errno::EPERM)
-        );
-        assert_eq!(
-            may_append(&alice, &rec(b"alice"), true, uid_of),
-            Err(Errno::EPERM)
-        );
-        let root = peer(0, 0, &[]);
-        assert_eq!(may_append(&root, &rec(b"bob"), true, uid_of), Ok(()));
+    }
+
+    #[test]
+    fn root_and_the_writers_group_write_as_they_please() {
+        let mut boot = rec(Kind::BOOT_TIME, b"reboot", b"~");
+        boot.tv_sec = 12;
+        for p in [peer(0, 0, &[]), peer(1000, 1000, &[43])] {
+            assert_eq!(admit_append(&p, D, &boot, false, &World), Ok(boot));
+        }
+        let r = rec(Kind::LOGIN_PROCESS, b"x", b"tty1");
+        assert_eq!(admit_append(&peer(0, 0, &[]), D, &r, true, &World), Ok(r));
+    }
+
+    #[test]
+    fn printable_text() {
+        assert!(is_printable(b"host.example"));
+        assert!(is_printable("müller".as_bytes()));
+        assert!(is_printable("Ā".as_bytes()), "C4 80 is a letter, not C1");
+        for bad in [
+            &b"a\nb"[..],
+            b"\x1b[2J",
+            b"\x7f",
+            b"\x9b2J",
+            "\u{85}".as_bytes(),
+        ] {
+            assert!(!is_printable(bad), "{bad:?}");
+        }
     }
 }

@@ -6,6 +6,8 @@ use crate::peer::Peer;
 use crate::sys;
 use proto::record::{set_field, HOST_SIZE};
 use proto::{Errno, Kind, Record};
+use rustix::fs::{fstat, statat, AtFlags, FileType, CWD};
+use rustix::pty::OpenptFlags;
 use std::os::fd::OwnedFd;
 
 /// The record libutempter's helper writes (libutempter 1.2 `utempter.c`):
@@ -41,10 +43,55 @@ pub fn record(
     r
 }
 
+/// The terminal behind a pty master, as the daemon sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Terminal {
+    /// N of `/dev/pts/N`.
+    pub number: u32,
+    /// The owner of the slave.
+    pub owner: u32,
+}
+
+/// The terminal of `master`, proved in the daemon's own view: the slave,
+/// opened through the master (`TIOCGPTPEER`), must be the very device at
+/// `/dev/pts/N` here (same `st_dev` and `st_rdev`). `TIOCGPTN` gives N
+/// inside the devpts instance the master came from, and a user can mount
+/// an instance of their own (`unshare -Urm`, `mount -t devpts -o
+/// newinstance`) where numbers restart at 0 and every slave is theirs:
+/// such a master names a pts/N that is not its terminal (`ENXIO`). Not a
+/// pty master: `ENOTTY`.
+pub fn terminal_of(master: &OwnedFd) -> Result<Terminal, Errno> {
+    let errno = |e: rustix::io::Errno| Errno(e.raw_os_error());
+    let path = rustix::pty::ptsname(master, Vec::new()).map_err(errno)?;
+    let number = path
+        .to_bytes()
+        .strip_prefix(b"/dev/pts/")
+        .and_then(|n| std::str::from_utf8(n).ok())
+        .and_then(|n| n.parse().ok())
+        .ok_or(Errno::ENOTTY)?;
+    let flags = OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC;
+    let slave = rustix::pty::ioctl_tiocgptpeer(master, flags).map_err(errno)?;
+    let theirs = fstat(&slave).map_err(errno)?;
+    let here = statat(CWD, path.as_c_str(), AtFlags::SYMLINK_NOFOLLOW).map_err(|_| Errno::ENXIO)?;
+    let is_char =
+        |st: &rustix::fs::Stat| FileType::from_raw_mode(st.st_mode) == FileType::CharacterDevice;
+    if !is_char(&here)
+        || !is_char(&theirs)
+        || here.st_dev != theirs.st_dev
+        || here.st_rdev != theirs.st_rdev
+    {
+        return Err(Errno::ENXIO);
+    }
+    Ok(Terminal {
+        number,
+        owner: theirs.st_uid,
+    })
+}
+
 /// Checks the master descriptor against the peer and builds the record.
 /// The peer must own the slave (as libutempter's helper demands of the
 /// caller's real uid); names come from the kernel and the user database,
-/// never from the client.
+/// never from the client, and the host may hold no control character.
 pub fn entry(
     peer: &Peer,
     master: Option<&OwnedFd>,
@@ -53,12 +100,15 @@ pub fn entry(
 ) -> Result<Record, Errno> {
     let master = master.ok_or(Errno::EBADF)?;
     let pid = peer.pid.ok_or(Errno::EPERM)?;
-    let (n, owner) = sys::pty_of_master(master).map_err(|e| crate::store::errno_of(&e))?;
-    if owner != peer.uid {
+    if !crate::policy::is_printable(proto::record::cstr(host)) {
+        return Err(Errno::EINVAL);
+    }
+    let tty = terminal_of(master)?;
+    if tty.owner != peer.uid {
         return Err(Errno::EPERM);
     }
     let user = sys::user_name(peer.uid).ok_or(Errno::EPERM)?;
-    let line = format!("pts/{n}");
+    let line = format!("pts/{}", tty.number);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| (d.as_secs() as i64, i64::from(d.subsec_micros())))

@@ -2,10 +2,12 @@
 //! encode, until the client hangs up or breaks the protocol.
 
 use crate::args::{Config, Daemon};
+use crate::files::Audience;
+use crate::lock::Watch;
 use crate::peer::{self, Peer};
 use crate::policy;
 use crate::pty;
-use crate::store::{self, Store};
+use crate::store::{self, Payer, Store};
 use crate::sys;
 use crate::Failure;
 use proto::codec::{self, Request, RECORD_SIZE};
@@ -13,10 +15,13 @@ use proto::matching::is_valid_id_query;
 use proto::record::LINE_SIZE;
 use proto::table::{self, Cursor};
 use proto::{Errno, Record};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::time::Instant;
+use std::io::{self, IoSliceMut, Read, Write};
+use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
 
 /// Serves the client on descriptors 0 and 1.
 pub fn run(cfg: &Config) -> Result<(), Failure> {
@@ -36,6 +41,18 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
     serve(cfg, peer, &mut conn)
 }
 
+/// How the record file may be read, from the options: `--root-only`
+/// (btmp) and `--private` keep it from others.
+pub fn audience(cfg: &Config) -> Audience {
+    if cfg.root_only {
+        Audience::Owner
+    } else if cfg.private {
+        Audience::Group
+    } else {
+        Audience::Everyone
+    }
+}
+
 /// Serves `input` as one client's whole byte stream, as `peer`: the bytes
 /// replied, and how the session ended. For fuzzing and tests; the same
 /// loop as a real connection's.
@@ -49,7 +66,7 @@ pub fn serve_bytes(cfg: &Config, peer: Peer, input: &[u8]) -> (Result<(), Failur
 }
 
 /// Where a session's bytes come from and go to.
-trait Channel {
+trait Channel: Watch {
     /// Fills `buf` unless the client closes first: the bytes read.
     fn read_exact(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize, Failure>;
     /// Sends a reply whole.
@@ -83,42 +100,76 @@ trait Channel {
     }
 }
 
+/// Whether a session may go on: ordinary peers' connections end after the
+/// idle limit (`--timeout`, in [`Channel::request`]) and after their
+/// lifetime (`--lifetime`), so nobody keeps a daemon process alive by
+/// sending a cheap request now and then.
+struct Lifetime {
+    ends: Option<Instant>,
+}
+
+impl Lifetime {
+    fn expired(&self) -> bool {
+        self.ends.is_some_and(|t| Instant::now() >= t)
+    }
+}
+
 /// The request loop of one session.
 fn serve(cfg: &Config, peer: Peer, ch: &mut impl Channel) -> Result<(), Failure> {
-    let store = Store::open(&cfg.file, &cfg.lock, cfg.layout).map_err(|e| {
+    let store = Store::open(&cfg.file, &cfg.lock, cfg.layout, audience(cfg)).map_err(|e| {
         // Still answer the client: every request gets this errno.
         eprintln!("{}: warning: {e}", cfg.daemon.name());
-        proto::Errno(e.raw_os_error().unwrap_or(libc::EIO))
+        store::errno_of(&e)
     });
+    let me = policy::Daemon {
+        gid: sys::effective_ids().1,
+    };
+    let privileged = policy::is_privileged(&peer, me);
+    let lifetime = Lifetime {
+        ends: (!privileged).then(|| Instant::now() + cfg.lifetime),
+    };
     let mut session = Session {
+        payer: if privileged {
+            Payer::Privileged
+        } else {
+            Payer::User(peer.uid, cfg.budget)
+        },
         peer,
         store,
         cursor: Cursor::default(),
-        me: policy::Daemon {
-            gid: sys::effective_ids().1,
-        },
+        me,
         daemon: cfg.daemon,
         root_only: cfg.root_only,
         private: cfg.private,
         peer_name: None,
     };
     while let Some(req) = ch.request()? {
+        // A descriptor is taken by `T` alone; any other is closed at once,
+        // so no peer can make the daemon hold its descriptors.
+        let fd = ch.take_fd().filter(|_| matches!(req, Request::Pty { .. }));
+        if lifetime.expired() {
+            // Not performed: the client reconnects and sends it again.
+            if req.is_extension() {
+                ch.reply(&[codec::EXPIRED.to_wire()])?;
+            }
+            return Err(Failure::Protocol("connection past its lifetime".into()));
+        }
         if let Request::Append(r) = req {
             if cfg.daemon == Daemon::Wtmpd {
                 // skarnet's wtmpd: one append per connection.
-                return ch.reply(&[codec::status(session.append(&r))]);
+                let status = session.append(&r, &*ch);
+                return ch.reply(&[codec::status(status)]);
             }
         }
         if let Request::AppendKeep(r) = req {
             let status = match cfg.daemon {
-                Daemon::Wtmpd => session.append(&r),
+                Daemon::Wtmpd => session.append(&r, &*ch),
                 Daemon::Utmpd => Err(Errno::EPROTO),
             };
             ch.reply(&[codec::status(status)])?;
             continue;
         }
-        let fd = ch.take_fd();
-        let reply = session.handle(req, fd);
+        let reply = session.handle(req, fd, &*ch);
         ch.reply(&reply)?;
         if reply.first() == Some(&Errno::EPROTO.to_wire()) && reply.len() == 1 {
             return Err(Failure::Protocol(
@@ -133,6 +184,12 @@ fn serve(cfg: &Config, peer: Peer, ch: &mut impl Channel) -> Result<(), Failure>
 struct Bytes<'a> {
     input: &'a [u8],
     output: Vec<u8>,
+}
+
+impl Watch for Bytes<'_> {
+    fn pause(&self, d: Duration) -> bool {
+        crate::lock::Patient.pause(d)
+    }
 }
 
 impl Channel for Bytes<'_> {
@@ -165,6 +222,38 @@ struct Conn<'a> {
     fds: Vec<OwnedFd>,
 }
 
+/// Waits up to `timeout` for `flags` on `fd`: the events that came.
+fn wait_for(fd: &File, flags: PollFlags, timeout: Duration) -> io::Result<PollFlags> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ts = Timespec::try_from(left).unwrap_or(Timespec {
+            tv_sec: i64::MAX,
+            tv_nsec: 0,
+        });
+        let mut fds = [PollFd::new(fd, flags)];
+        match poll(&mut fds, Some(&ts)) {
+            Ok(_) => return Ok(fds[0].revents()),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+impl Watch for Conn<'_> {
+    /// Watches for the client going away (its deadline passed, or it
+    /// died) while pausing: nobody is left to read the reply. On a socket
+    /// that is `POLLHUP` (the peer closed; a mere `shutdown(SHUT_WR)` is
+    /// not gone), on a pipe `POLLERR` (the reader closed). A new request
+    /// arriving meanwhile does not end the pause.
+    fn pause(&self, d: Duration) -> bool {
+        match wait_for(&self.output, PollFlags::empty(), d) {
+            Ok(ev) => !ev.intersects(PollFlags::HUP | PollFlags::ERR),
+            Err(_) => false,
+        }
+    }
+}
+
 impl Channel for Conn<'_> {
     fn timeout(&self) -> std::time::Duration {
         self.cfg.timeout
@@ -180,19 +269,16 @@ impl Channel for Conn<'_> {
         let mut done = 0;
         while done < buf.len() {
             let left = deadline.saturating_duration_since(Instant::now());
-            let ready = sys::wait_fd(self.input.as_raw_fd(), libc::POLLIN, left)
+            let ready = wait_for(&self.input, PollFlags::IN, left)
                 .map_err(|e| Failure::System(format!("poll: {e}")))?;
-            if !ready {
+            if ready.is_empty() {
                 return Err(Failure::Protocol(format!(
                     "client silent for {} ms",
                     self.cfg.timeout.as_millis()
                 )));
             }
             let read = if self.socket {
-                sys::recv_with_fds(self.input.as_raw_fd(), &mut buf[done..]).map(|(n, fds)| {
-                    self.fds.extend(fds);
-                    n
-                })
+                recv_with_fds(&self.input, &mut buf[done..], &mut self.fds)
             } else {
                 self.input.read(&mut buf[done..])
             };
@@ -212,9 +298,9 @@ impl Channel for Conn<'_> {
         let mut done = 0;
         while done < bytes.len() {
             let left = deadline.saturating_duration_since(Instant::now());
-            let ready = sys::wait_fd(self.output.as_raw_fd(), libc::POLLOUT, left)
+            let ready = wait_for(&self.output, PollFlags::OUT, left)
                 .map_err(|e| Failure::System(format!("poll: {e}")))?;
-            if !ready {
+            if ready.is_empty() {
                 return Err(Failure::Protocol("client does not read its reply".into()));
             }
             match self.output.write(&bytes[done..]) {
@@ -224,6 +310,50 @@ impl Channel for Conn<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// One `recvmsg` on the client's socket: the bytes read; descriptors that
+/// came with them (`SCM_RIGHTS`, close-on-exec) join `fds`, at most a few:
+/// the rest are closed by the kernel (`MSG_CTRUNC`).
+fn recv_with_fds(sock: &File, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC)?;
+    for m in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(got) = m {
+            fds.extend(got);
+        }
+    }
+    Ok(msg.bytes)
+}
+
+/// The system as the policy needs to know it.
+struct System;
+
+impl policy::Facts for System {
+    fn uid_of(&self, name: &[u8]) -> Option<u32> {
+        sys::uid_of_user(name)
+    }
+    fn tty_owner(&self, line: &[u8]) -> Option<u32> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::path::Path::new("/dev").join(std::ffi::OsStr::from_bytes(line));
+        let st = rustix::fs::statat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .ok()?;
+        (rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::CharacterDevice)
+            .then_some(st.st_uid)
+    }
+    fn now(&self) -> (i64, i64) {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or((0, 0), |d| {
+                (d.as_secs() as i64, i64::from(d.subsec_micros()))
+            })
     }
 }
 
@@ -239,6 +369,8 @@ struct Session {
     private: bool,
     /// The peer's user name, looked up once when privacy needs it.
     peer_name: Option<Option<Vec<u8>>>,
+    /// Who pays for appends.
+    payer: Payer,
 }
 
 impl Session {
@@ -248,7 +380,7 @@ impl Session {
 
     /// Handles one request (utmpd's, or wtmpd's reads) and returns the
     /// reply bytes. `fd` came with the request.
-    fn handle(&mut self, req: Request, fd: Option<OwnedFd>) -> Vec<u8> {
+    fn handle(&mut self, req: Request, fd: Option<OwnedFd>, watch: &dyn Watch) -> Vec<u8> {
         let readable = policy::may_read(&self.peer, self.root_only);
         match req {
             Request::Rewind => {
@@ -266,7 +398,8 @@ impl Session {
             }
             Request::Next => {
                 let mut c = self.cursor;
-                let r = readable.and_then(|()| self.store()?.read(|t| table::next(t, &mut c)));
+                let r =
+                    readable.and_then(|()| self.store()?.read(watch, |t| table::next(t, &mut c)));
                 self.cursor = c;
                 self.base_found(r.and_then(|o| o.ok_or(Errno::ESRCH)))
             }
@@ -275,26 +408,28 @@ impl Session {
                 query.kind = proto::Kind(kind);
                 query.id = id;
                 let mut c = self.cursor;
-                let r = readable.and_then(|()| self.find_id(&mut c, &query));
+                let r = readable.and_then(|()| self.find_id(&mut c, &query, watch));
                 self.cursor = c;
                 self.base_found(r)
             }
             Request::FindLine { line } => {
                 let mut c = self.cursor;
-                let r = readable.and_then(|()| self.find_line(&mut c, &line));
+                let r = readable.and_then(|()| self.find_line(&mut c, &line, watch));
                 self.cursor = c;
                 self.base_found(r)
             }
             Request::Put(record) => {
                 let mut c = self.cursor;
-                let r = self.put(&mut c, &record);
+                let r = self.put(&mut c, &record, watch);
                 self.cursor = c;
                 vec![codec::status(r.map(|_| ()))]
             }
             Request::Bulk { start, max } => {
                 let max = usize::from(max.min(codec::BULK_MAX));
-                let r =
-                    readable.and_then(|()| self.store()?.read(|t| store::read_run(t, start, max)));
+                let r = readable.and_then(|()| {
+                    self.store()?
+                        .read(watch, |t| store::read_run(t, start, max))
+                });
                 match r {
                     Ok(records) => {
                         let mut out = Vec::with_capacity(11 + records.len() * RECORD_SIZE);
@@ -316,17 +451,17 @@ impl Session {
                 }
             }
             Request::FindIdAt { mut cursor, query } => {
-                let r = readable.and_then(|()| self.find_id(&mut cursor, &query));
+                let r = readable.and_then(|()| self.find_id(&mut cursor, &query, watch));
                 cursor.last = cursor.last.map(|l| self.shown(&l));
                 cursor_reply(r.map(|_| ()), None, &cursor)
             }
             Request::FindLineAt { mut cursor, line } => {
-                let r = readable.and_then(|()| self.find_line(&mut cursor, &line));
+                let r = readable.and_then(|()| self.find_line(&mut cursor, &line, watch));
                 cursor.last = cursor.last.map(|l| self.shown(&l));
                 cursor_reply(r.map(|_| ()), None, &cursor)
             }
             Request::PutAt { mut cursor, record } => {
-                let r = self.put(&mut cursor, &record);
+                let r = self.put(&mut cursor, &record, watch);
                 let appended = r.as_ref().is_ok_and(|p| p.appended);
                 cursor.last = cursor.last.map(|l| self.shown(&l));
                 cursor_reply(r.map(|_| ()), Some(appended), &cursor)
@@ -335,7 +470,7 @@ impl Session {
                 let written = pty::entry(&self.peer, fd.as_ref(), add, &host).and_then(|rec| {
                     // The helper's setutent + pututline: a fresh cursor.
                     self.store()?
-                        .write(|t| table::put(t, &mut Cursor::default(), &rec))?;
+                        .write(watch, |t, _| table::put(t, &mut Cursor::default(), &rec))?;
                     Ok(rec)
                 });
                 base_found(written)
@@ -347,29 +482,44 @@ impl Session {
         }
     }
 
-    fn find_id(&mut self, c: &mut Cursor, query: &Record) -> Result<Record, Errno> {
+    fn find_id(
+        &mut self,
+        c: &mut Cursor,
+        query: &Record,
+        watch: &dyn Watch,
+    ) -> Result<Record, Errno> {
         if !is_valid_id_query(query.kind) {
             return Err(Errno::EINVAL);
         }
         self.store()?
-            .read(|t| table::find_id(t, c, query))?
+            .read(watch, |t| table::find_id(t, c, query))?
             .ok_or(Errno::ESRCH)
     }
 
-    fn find_line(&mut self, c: &mut Cursor, line: &[u8; LINE_SIZE]) -> Result<Record, Errno> {
+    fn find_line(
+        &mut self,
+        c: &mut Cursor,
+        line: &[u8; LINE_SIZE],
+        watch: &dyn Watch,
+    ) -> Result<Record, Errno> {
         self.store()?
-            .read(|t| table::find_line(t, c, line))?
+            .read(watch, |t| table::find_line(t, c, line))?
             .ok_or(Errno::ESRCH)
     }
 
-    fn put(&mut self, c: &mut Cursor, record: &Record) -> Result<table::Put, Errno> {
+    fn put(
+        &mut self,
+        c: &mut Cursor,
+        record: &Record,
+        watch: &dyn Watch,
+    ) -> Result<table::Put, Errno> {
         match self.daemon {
             Daemon::Utmpd => policy::may_write_utmp(&self.peer, self.me)?,
             // wtmp through utmpxname + pututxline: glibc would write it for
             // root; nobody else writes history in place.
             Daemon::Wtmpd => policy::may_rewrite_log(&self.peer)?,
         }
-        self.store()?.write(|t| table::put(t, c, record))
+        self.store()?.write(watch, |t, _| table::put(t, c, record))
     }
 
     /// What this peer may see of `r` (the privacy option).
@@ -390,9 +540,10 @@ impl Session {
         base_found(r.map(|rec| self.shown(&rec)))
     }
 
-    fn append(&mut self, record: &Record) -> Result<(), Errno> {
-        policy::may_append(&self.peer, record, self.root_only, sys::uid_of_user)?;
-        self.store()?.append(record)
+    fn append(&mut self, record: &Record, watch: &dyn Watch) -> Result<(), Errno> {
+        let record = policy::admit_append(&self.peer, self.me, record, self.root_only, &System)?;
+        let payer = self.payer;
+        self.store()?.append(watch, &record, payer)
     }
 }
 

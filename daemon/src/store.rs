@@ -1,84 +1,78 @@
 //! The record file: open, lock, read, write, make durable.
 //!
-//! Writers are serialised with `flock` on a private lock file (mode 0600,
-//! the daemon's own), never on the record file itself: the record file is
-//! world-readable, so any user could hold a lock on it and stall the
-//! daemon. Readers take the same lock shared, so they never see a record
-//! half-written. A POSIX lock on the record file is also tried, without
-//! waiting, for the benefit of programs that read it directly with glibc.
+//! Writers are serialised by the lock of [`crate::lock`] on a private lock
+//! file (mode 0600, the daemon's own), never on the record file itself:
+//! the record file is world-readable, so any user could hold a lock on it
+//! and stall the daemon. Readers lock one chunk at a time, so they never
+//! see a record half-written and never keep a writer waiting for a whole
+//! scan. A POSIX lock on the record file is also tried, without waiting,
+//! for the benefit of programs that read it directly with glibc.
 
-use crate::sys;
+use crate::budget::{self, Budget};
+use crate::files::{self, Audience, Me};
+use crate::lock::{Lock, Watch};
 use proto::table::{read_full, Storage, Table};
 use proto::{Errno, Layout, Record};
-use std::fs::{File, OpenOptions};
+use rustix::fs::{fcntl_lock, FlockOperation as Op};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// An open record file and its lock.
 pub struct Store {
     file: File,
-    lock: File,
+    lock: Lock,
     layout: Layout,
 }
 
 /// The errno of an I/O error.
 pub fn errno_of(e: &io::Error) -> Errno {
-    match e.kind() {
-        io::ErrorKind::WriteZero => Errno::ENOSPC,
-        _ => Errno(e.raw_os_error().unwrap_or(Errno::EIO.0)),
+    match (e.raw_os_error(), e.kind()) {
+        (Some(n), _) => Errno(n),
+        (None, io::ErrorKind::WriteZero) => Errno::ENOSPC,
+        // A file the checks refuse: as if the daemon could not open it.
+        (None, io::ErrorKind::PermissionDenied) => Errno::EACCES,
+        (None, _) => Errno::EIO,
     }
 }
 
+/// Who pays for an append: nobody (root, the writers' group), or an
+/// ordinary user out of their budget.
+#[derive(Clone, Copy, Debug)]
+pub enum Payer {
+    /// Never refused by the budget.
+    Privileged,
+    /// Charged one record, refused past the budget (`EDQUOT`) or below the
+    /// free-space floor (`ENOSPC`).
+    User(u32, Budget),
+}
+
 impl Store {
-    /// Opens (creating, mode 0644) the record file and the lock file.
-    pub fn open(file: &Path, lock: &Path, layout: Layout) -> io::Result<Store> {
-        let data = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .mode(0o644)
-            .custom_flags(libc::O_CLOEXEC | libc::O_NOCTTY)
-            .open(file)
-            .map_err(|e| annotate(e, "record file", file))?;
-        let lock_file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
-            .open(lock)
-            .map_err(|e| annotate(e, "lock file", lock))?;
-        let meta = lock_file.metadata()?;
-        if meta.uid() != sys::effective_ids().0 || meta.mode() & 0o077 != 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!(
-                    "lock file {}: must be the daemon's own with mode 0600, or other users could hold it",
-                    lock.display()
-                ),
-            ));
-        }
+    /// Opens (creating them if missing) the record file, fit for
+    /// `audience`, and the private lock file; see [`crate::files`].
+    pub fn open(file: &Path, lock: &Path, layout: Layout, audience: Audience) -> io::Result<Store> {
+        let me = Me::current();
         Ok(Store {
-            file: data,
-            lock: lock_file,
+            file: files::open_records(file, audience, me)?,
+            lock: Lock::new(files::open_lock(lock, me)?),
             layout,
         })
     }
 
-    /// Runs `f` on the table under a shared lock.
+    /// Runs `f` on the table; every chunk it reads is read under the
+    /// shared lock, taken and released for that chunk.
     pub fn read<T>(
         &mut self,
-        f: impl FnOnce(&mut FileTable) -> Result<T, Errno>,
+        watch: &dyn Watch,
+        f: impl FnOnce(&mut Table<Reads<'_>>) -> Result<T, Errno>,
     ) -> Result<T, Errno> {
-        self.lock.lock_shared().map_err(|e| errno_of(&e))?;
-        let posix = sys::try_posix_lock(&self.file, false);
-        let result = f(&mut Table::new(FileStorage(&self.file), self.layout));
-        if posix {
-            sys::posix_unlock(&self.file);
-        }
-        let _ = self.lock.unlock();
-        result
+        let reads = Reads {
+            file: &self.file,
+            lock: &self.lock,
+            watch,
+        };
+        f(&mut Table::new(reads, self.layout))
     }
 
     /// Runs `f` on the table under the exclusive lock, then makes what it
@@ -88,41 +82,92 @@ impl Store {
     /// one journal commit.
     pub fn write<T>(
         &mut self,
-        f: impl FnOnce(&mut FileTable) -> Result<T, Errno>,
+        watch: &dyn Watch,
+        f: impl FnOnce(&mut Table<Writes<'_>>, &File) -> Result<T, Errno>,
     ) -> Result<T, Errno> {
-        self.lock.lock().map_err(|e| errno_of(&e))?;
-        let posix = sys::try_posix_lock(&self.file, true);
-        let result = f(&mut Table::new(FileStorage(&self.file), self.layout));
-        if posix {
-            sys::posix_unlock(&self.file);
-        }
-        let _ = self.lock.unlock();
-        let value = result?;
+        let (file, layout, lock) = (&self.file, self.layout, &self.lock);
+        let value = lock.exclusive(watch, || {
+            let posix = fcntl_lock(file, Op::NonBlockingLockExclusive).is_ok();
+            let r = f(&mut Table::new(Writes(file), layout), lock.file());
+            if posix {
+                let _ = fcntl_lock(file, Op::NonBlockingUnlock);
+            }
+            r
+        })??;
         self.file.sync_data().map_err(|e| errno_of(&e))?;
         Ok(value)
     }
 
-    /// wtmp's append: cut a torn tail back to a whole record, append, roll
-    /// back anything partial, make it durable.
-    pub fn append(&mut self, record: &Record) -> Result<(), Errno> {
-        self.write(|t| {
+    /// wtmp's append: charge `payer`, cut a torn tail back to a whole
+    /// record, append, roll back anything partial, make it durable.
+    pub fn append(
+        &mut self,
+        watch: &dyn Watch,
+        record: &Record,
+        payer: Payer,
+    ) -> Result<(), Errno> {
+        let size = self.layout.size() as u64;
+        self.write(watch, |t, lock| {
+            if let Payer::User(uid, budget) = payer {
+                if !budget::leaves_floor(t.storage().file(), size)? {
+                    return Err(Errno::ENOSPC);
+                }
+                budget::charge(lock, uid, budget, now_ms())?;
+            }
             let n = t.count()?;
             t.write(n, record)
         })
     }
 }
 
-fn annotate(e: io::Error, what: &str, path: &Path) -> io::Error {
-    io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// The record file as [`Storage`].
-pub struct FileStorage<'a>(&'a File);
+/// The record file read chunk by chunk, each under the shared lock.
+pub struct Reads<'a> {
+    file: &'a File,
+    lock: &'a Lock,
+    watch: &'a dyn Watch,
+}
 
-/// The table of one locked operation.
-pub type FileTable<'a> = Table<FileStorage<'a>>;
+impl Storage for Reads<'_> {
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        let file = self.file;
+        self.lock.shared(self.watch, || {
+            let posix = fcntl_lock(file, Op::NonBlockingLockShared).is_ok();
+            let r = file.read_at(buf, offset).map_err(|e| errno_of(&e));
+            if posix {
+                let _ = fcntl_lock(file, Op::NonBlockingUnlock);
+            }
+            r
+        })?
+    }
+    fn write_at(&mut self, _: &[u8], _: u64) -> Result<usize, Errno> {
+        // Reads never write.
+        Err(Errno::EBADF)
+    }
+    fn size(&mut self) -> Result<u64, Errno> {
+        Ok(self.file.metadata().map_err(|e| errno_of(&e))?.len())
+    }
+    fn truncate(&mut self, _: u64) -> Result<(), Errno> {
+        Err(Errno::EBADF)
+    }
+}
 
-impl Storage for FileStorage<'_> {
+/// The record file under the exclusive lock.
+pub struct Writes<'a>(&'a File);
+
+impl<'a> Writes<'a> {
+    /// The file itself.
+    pub fn file(&self) -> &'a File {
+        self.0
+    }
+}
+
+impl Storage for Writes<'_> {
     fn read_at(&mut self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
         self.0.read_at(buf, offset).map_err(|e| errno_of(&e))
     }
@@ -137,9 +182,9 @@ impl Storage for FileStorage<'_> {
     }
 }
 
-/// Up to `max` whole records from index `start`, with one `pread`: the
-/// bulk read's fast path.
-pub fn read_run(t: &mut FileTable, start: u64, max: usize) -> Result<Vec<Record>, Errno> {
+/// Up to `max` whole records from index `start`, with one `pread` (one
+/// chunk under the shared lock): the bulk read's fast path.
+pub fn read_run(t: &mut Table<Reads<'_>>, start: u64, max: usize) -> Result<Vec<Record>, Errno> {
     let layout = t.layout();
     let size = layout.size();
     let mut buf = vec![0u8; max * size];
@@ -154,6 +199,7 @@ pub fn read_run(t: &mut FileTable, start: u64, max: usize) -> Result<Vec<Record>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lock::Patient;
     use proto::record::{set_field, Kind};
     use proto::table;
     use std::fs::OpenOptions;
@@ -172,18 +218,24 @@ mod tests {
         d
     }
 
+    fn open(d: &Path, name: &str, layout: Layout) -> Store {
+        Store::open(&d.join(name), &d.join("lock"), layout, Audience::Everyone).unwrap()
+    }
+
     #[test]
     fn torn_tail_is_cut_before_an_append() {
         let d = tmp("torn");
         let f = d.join("wtmp");
-        let mut s = Store::open(&f, &d.join("lock"), Layout::Glibc).unwrap();
-        s.append(&rec(b"tty1")).unwrap();
+        let mut s = open(&d, "wtmp", Layout::Glibc);
+        s.append(&Patient, &rec(b"tty1"), Payer::Privileged)
+            .unwrap();
         // Simulate a crash mid-record.
         let file = OpenOptions::new().append(true).open(&f).unwrap();
         file.write_all_at(&[7u8; 100], 384).unwrap();
-        s.append(&rec(b"tty2")).unwrap();
+        s.append(&Patient, &rec(b"tty2"), Payer::Privileged)
+            .unwrap();
         assert_eq!(std::fs::metadata(&f).unwrap().len(), 768);
-        let got = s.read(|t| read_run(t, 0, 10)).unwrap();
+        let got = s.read(&Patient, |t| read_run(t, 0, 10)).unwrap();
         assert_eq!(got, [rec(b"tty1"), rec(b"tty2")]);
         std::fs::remove_dir_all(d).unwrap();
     }
@@ -191,15 +243,17 @@ mod tests {
     #[test]
     fn put_and_search_through_the_file() {
         let d = tmp("put");
-        let mut s = Store::open(&d.join("utmp"), &d.join("lock"), Layout::Musl).unwrap();
+        let mut s = open(&d, "utmp", Layout::Musl);
         for i in 0..100u8 {
             let line = [b't', b'0' + i / 10, b'0' + i % 10];
-            s.write(|t| table::put(t, &mut table::Cursor::default(), &rec(&line)))
-                .unwrap();
+            s.write(&Patient, |t, _| {
+                table::put(t, &mut table::Cursor::default(), &rec(&line))
+            })
+            .unwrap();
         }
         let mut c = table::Cursor::default();
         let found = s
-            .read(|t| table::find_line(t, &mut c, &rec(b"t77").line))
+            .read(&Patient, |t| table::find_line(t, &mut c, &rec(b"t77").line))
             .unwrap();
         assert_eq!(found, Some(rec(b"t77")));
         assert_eq!(c.pos, 78);
@@ -208,18 +262,27 @@ mod tests {
     }
 
     #[test]
-    fn a_shared_lock_file_is_refused() {
-        let d = tmp("lock");
-        std::fs::write(d.join("lock"), b"").unwrap();
-        std::fs::set_permissions(
-            d.join("lock"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o644),
-        )
-        .unwrap();
-        let err = Store::open(&d.join("utmp"), &d.join("lock"), Layout::Glibc)
-            .err()
+    fn ordinary_users_pay_for_their_appends() {
+        let d = tmp("budget");
+        let mut s = open(&d, "wtmp", Layout::Glibc);
+        let budget = Budget {
+            burst: 5,
+            period_ms: 3_600_000,
+        };
+        for _ in 0..5 {
+            s.append(&Patient, &rec(b"pts/1"), Payer::User(1000, budget))
+                .unwrap();
+        }
+        assert_eq!(
+            s.append(&Patient, &rec(b"pts/1"), Payer::User(1000, budget)),
+            Err(Errno::EDQUOT)
+        );
+        // Root is never charged; another user has a budget of their own.
+        s.append(&Patient, &rec(b"tty1"), Payer::Privileged)
             .unwrap();
-        assert!(err.to_string().contains("mode 0600"), "{err}");
+        s.append(&Patient, &rec(b"pts/2"), Payer::User(1001, budget))
+            .unwrap();
+        assert_eq!(std::fs::metadata(d.join("wtmp")).unwrap().len(), 7 * 384);
         std::fs::remove_dir_all(d).unwrap();
     }
 }

@@ -44,6 +44,8 @@ fuzz_target!(|data: &[u8]| {
     let lock = dir().join("records.lock");
     let before = seed();
     std::fs::write(&file, &before).unwrap();
+    // --private and --root-only refuse a file others may read.
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let mut args: Vec<std::ffi::OsString> = vec!["--lock".into(), lock.into(), file.clone().into()];
     if flags & 4 != 0 {
         args.push("--private".into());

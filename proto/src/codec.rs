@@ -303,6 +303,19 @@ pub fn status(result: Result<(), Errno>) -> u8 {
     }
 }
 
+/// The status of an extension request the daemon did not perform because
+/// the connection reached the end of its lifetime (an ordinary peer's
+/// connection is not kept forever); the daemon then closes it. The client
+/// reconnects and sends the request again. A base request finds the
+/// connection closed instead (skarnet's clients know no such status).
+pub const EXPIRED: Errno = Errno::ECONNABORTED;
+
+/// The one byte a listener sends, before reading anything, to a client
+/// over its limits (connections of one user, new connections per second,
+/// all connections), then closes: nothing was performed. Our client
+/// reports `EAGAIN`.
+pub const REFUSED: Errno = Errno::EUSERS;
+
 /// Reads a reply status byte: `Ok` for 0, else the errno.
 pub fn check_status(byte: u8) -> Result<(), Errno> {
     if byte == 0 {

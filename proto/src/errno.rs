@@ -49,6 +49,14 @@ impl Errno {
     pub const ETIMEDOUT: Errno = Errno(110);
     /// Nobody listens on the socket.
     pub const ECONNREFUSED: Errno = Errno(111);
+    /// No such device or address (a terminal the daemon cannot see).
+    pub const ENXIO: Errno = Errno(6);
+    /// Too many users (a listener's refusal of a client over its limits).
+    pub const EUSERS: Errno = Errno(87);
+    /// Connection aborted (a connection past its lifetime).
+    pub const ECONNABORTED: Errno = Errno(103);
+    /// Quota exceeded (a user's append budget is spent).
+    pub const EDQUOT: Errno = Errno(122);
 
     /// The status byte of a wire reply: errno values above 255 cannot be
     /// sent and become `EIO`.

@@ -29,3 +29,8 @@ pub mod table;
 pub use errno::Errno;
 pub use layout::Layout;
 pub use record::{Kind, Record};
+
+/// Appended to a daemon's socket path, names its privileged twin: a socket
+/// only root and the writers' group may open (mode 0660), whose backlog no
+/// ordinary user can fill. Clients try it first for writes.
+pub const PRIVILEGED_SOCKET_SUFFIX: &str = ".priv";

@@ -40,12 +40,33 @@ impl Conn {
         Conn { fd }
     }
 
-    /// Connects to the socket at `path`.
+    /// Connects to the daemon at socket `path`, through its privileged
+    /// twin when this process may open it (root, the writers' group): a
+    /// listener keeps that one out of ordinary users' reach, so no flood
+    /// of theirs delays a login. Others are refused it at once
+    /// (`EACCES`) and take the public socket.
     pub fn connect(path: &[u8], deadline: Deadline) -> Result<Conn, Errno> {
         let fd = sys::unix_socket()?;
+        let mut twin = [0u8; 108];
+        let suffix = proto::PRIVILEGED_SOCKET_SUFFIX.as_bytes();
+        if let Some(privileged) = twin.get_mut(..path.len() + suffix.len()) {
+            let (head, tail) = privileged.split_at_mut(path.len());
+            head.copy_from_slice(path);
+            tail.copy_from_slice(suffix);
+            // A failed connect leaves the socket unconnected: reuse it.
+            if Self::connect_fd(&fd, privileged, deadline).is_ok() {
+                return Ok(Conn { fd });
+            }
+        }
+        Self::connect_fd(&fd, path, deadline)?;
+        Ok(Conn { fd })
+    }
+
+    /// Connects `fd` to `path`, waiting for room in a full backlog.
+    fn connect_fd(fd: &Fd, path: &[u8], deadline: Deadline) -> Result<(), Errno> {
         loop {
-            match sys::connect_unix(&fd, path) {
-                Ok(()) => return Ok(Conn { fd }),
+            match sys::connect_unix(fd, path) {
+                Ok(()) => return Ok(()),
                 // A Unix socket whose backlog is full: wait for room.
                 Err(e) if e == Errno::EAGAIN || e == Errno::EINTR => {
                     if deadline.expired() {
@@ -73,10 +94,21 @@ impl Conn {
                 Err(e) if e == Errno::EAGAIN || e == Errno::EINTR => {
                     self.wait(libc::POLLOUT, deadline)?;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(self.refused_or(e)),
             }
         }
         Ok(())
+    }
+
+    /// A send failed with `e`: a listener that refused us (over its
+    /// limits) closed the connection after its refusal byte, which is
+    /// still there to read. `EAGAIN` then, not a lost daemon.
+    fn refused_or(&self, e: Errno) -> Errno {
+        let mut b = [0u8; 1];
+        match sys::recv(&self.fd, &mut b) {
+            Ok(1) if b[0] == codec::REFUSED.to_wire() => Errno::EAGAIN,
+            _ => e,
+        }
     }
 
     /// Sends one request with descriptor `pass` attached to its first byte.
@@ -121,10 +153,18 @@ impl Conn {
 
     /// Receives a status byte: `Ok(Ok(()))` for success, `Ok(Err(errno))`
     /// for a daemon's refusal, `Err` when the transport failed.
+    /// A listener's refusal (over its limits) is `Err(EAGAIN)`, and a
+    /// request the daemon did not perform because the connection outlived
+    /// its lifetime is `Err(ECONNABORTED)`: the caller may send it again on
+    /// a new connection.
     pub fn recv_status(&self, deadline: Deadline) -> Result<Result<(), Errno>, Errno> {
         let mut b = [0u8; 1];
         self.recv(&mut b, deadline)?;
-        Ok(codec::check_status(b[0]))
+        match Errno::from_wire(b[0]) {
+            codec::REFUSED => Err(Errno::EAGAIN),
+            codec::EXPIRED => Err(codec::EXPIRED),
+            _ => Ok(codec::check_status(b[0])),
+        }
     }
 
     /// Receives a big-endian u64 (an extension reply's cursor).

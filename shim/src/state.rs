@@ -505,7 +505,14 @@ impl State {
             *self.slot(slot) = Some(Conn::connect(config::socket(service), dl)?);
         }
         let conn = self.slot(slot).as_ref().ok_or(Errno::EIO)?;
-        let r = f(conn);
+        let mut r = f(conn);
+        if r.as_ref().err() == Some(&codec::EXPIRED) {
+            // The daemon ended a connection past its lifetime without
+            // performing the request: once more, on a new connection.
+            let fresh = Conn::connect(config::socket(service), dl)?;
+            r = f(&fresh);
+            *self.slot(slot) = Some(fresh);
+        }
         if r.is_err() {
             *self.slot(slot) = None;
         }

@@ -21,8 +21,10 @@ use proto::{Errno, Record};
 #[repr(C, align(8))]
 struct Slot(UnsafeCell<[u8; MAX_SIZE]>);
 
-// SAFETY: the API is not reentrant by definition; each slot is written
-// only while the state lock is held, like glibc's static buffers.
+// SAFETY: each slot is written only while the state lock is held (see
+// `in_slot`), so two threads never write one at once. What a caller does
+// with the pointer afterwards is the C API's business: POSIX makes these
+// functions non-reentrant, as glibc's static buffers are.
 unsafe impl Sync for Slot {}
 
 impl Slot {
@@ -31,8 +33,9 @@ impl Slot {
     }
 
     /// Stores `r` in the host's layout and returns the C pointer to it.
-    fn fill(&self, r: &Record) -> *mut utmpx {
-        // SAFETY: written under the state lock (see the Sync impl).
+    /// Only with the state lock held: `_locked` proves it.
+    fn fill(&self, r: &Record, _locked: &mut state::State) -> *mut utmpx {
+        // SAFETY: the state lock is held (see the Sync impl).
         let buf = unsafe { &mut *self.0.get() };
         let _ = host::layout().encode(r, buf);
         buf.as_mut_ptr().cast()
@@ -89,6 +92,21 @@ pub unsafe fn c_path<'a>(p: *const c_char) -> Result<&'a CStr, Errno> {
 // The safe operations, shared by the utmpx names, their utmp.h twins and
 // the `_r` variants.
 
+/// Runs `op` under the state lock and stores the record it returns in
+/// `slot` before the lock is released, so no other thread's call can write
+/// the slot at the same time.
+fn in_slot(
+    slot: &'static Slot,
+    op: impl FnOnce(&mut state::State, crate::client::Deadline) -> Result<Option<Record>, Errno>,
+) -> Result<Option<*mut utmpx>, Errno> {
+    ret::keep_errno(|| {
+        state::with(|st, dl| {
+            let found = op(st, dl)?;
+            Ok(found.map(|r| slot.fill(&r, st)))
+        })
+    })
+}
+
 /// `getutxent`'s work: the next entry, `None` at the end.
 pub fn next() -> Result<Option<Record>, Errno> {
     ret::keep_errno(|| state::with(|st, dl| st.next(dl)))
@@ -140,7 +158,7 @@ pub(crate) unsafe extern "C" fn endutxent() {
 /// (glibc), or NULL with errno on failure.
 #[unsafe(no_mangle)]
 pub(crate) unsafe extern "C" fn getutxent() -> *mut utmpx {
-    ret::ptr_or_end(next().map(|o| o.map(|r| ENT.fill(&r))))
+    ret::ptr_or_end(in_slot(&ENT, |st, dl| st.next(dl)))
 }
 
 /// `getutxid(ut)` — the next entry matching `ut`'s type and id (or line);
@@ -149,7 +167,8 @@ pub(crate) unsafe extern "C" fn getutxent() -> *mut utmpx {
 pub(crate) unsafe extern "C" fn getutxid(ut: *const utmpx) -> *mut utmpx {
     // SAFETY: the caller passes NULL or a struct utmpx.
     let query = unsafe { read_arg(ut) };
-    ret::ptr_or_null(query.and_then(find_id).map(|r| ID.fill(&r)))
+    let found = query.and_then(|q| in_slot(&ID, |st, dl| st.find_id(&q, dl).map(Some)));
+    ret::ptr_or_null(found.and_then(|p| p.ok_or(Errno::ESRCH)))
 }
 
 /// `getutxline(ut)` — the next LOGIN_PROCESS or USER_PROCESS entry on
@@ -158,7 +177,8 @@ pub(crate) unsafe extern "C" fn getutxid(ut: *const utmpx) -> *mut utmpx {
 pub(crate) unsafe extern "C" fn getutxline(ut: *const utmpx) -> *mut utmpx {
     // SAFETY: the caller passes NULL or a struct utmpx.
     let query = unsafe { read_arg(ut) };
-    ret::ptr_or_null(query.and_then(find_line).map(|r| LINE.fill(&r)))
+    let found = query.and_then(|q| in_slot(&LINE, |st, dl| st.find_line(&q.line, dl).map(Some)));
+    ret::ptr_or_null(found.and_then(|p| p.ok_or(Errno::ESRCH)))
 }
 
 /// `pututxline(ut)` — write `ut` over the entry `getutxid` would find, or
@@ -170,8 +190,12 @@ pub(crate) unsafe extern "C" fn pututxline(ut: *const utmpx) -> *mut utmpx {
     // SAFETY: the caller passes NULL or a struct utmpx.
     let record = unsafe { read_arg(ut) };
     ret::ptr_leaving_errno(record.and_then(|r| {
-        let put = ret::keep_errno(|| state::with(|st, dl| st.put(&r, dl)))?;
-        Ok((PUT.fill(&r), put.appended.then_some(Errno::ESRCH)))
+        ret::keep_errno(|| {
+            state::with(|st, dl| {
+                let put = st.put(&r, dl)?;
+                Ok((PUT.fill(&r, st), put.appended.then_some(Errno::ESRCH)))
+            })
+        })
     }))
 }
 

@@ -5,8 +5,10 @@
  *   utmpctl list                               setutxent + getutxent loop, one line per entry
  *   utmpctl id TYPE ID [LINE]                  getutxid
  *   utmpctl line LINE                          getutxline
- *   utmpctl wtmp FILE TYPE USER LINE ID PID    updwtmpx
+ *   utmpctl wtmp FILE TYPE USER LINE ID PID [HOST [TIME]]
+ *                                              updwtmpx (TIME: ut_tv.tv_sec, default now)
  *   utmpctl layout                             prints sizeof(struct utmpx)
+ *   utmpctl every MS N COMMAND...              COMMAND N times in this process, MS ms apart
  * TYPE is a number (7 = USER_PROCESS, 8 = DEAD_PROCESS, 6 = LOGIN_PROCESS).
  */
 #define _GNU_SOURCE
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 #include <utmpx.h>
 
 static void fill(struct utmpx *u, char **a)
@@ -48,7 +51,7 @@ static int result(const struct utmpx *u)
     return 0;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     struct utmpx u;
     if (argc >= 7 && !strcmp(argv[1], "put")) {
@@ -94,8 +97,12 @@ int main(int argc, char **argv)
         setutxent();
         return result(getutxline(&u));
     }
-    if (argc == 8 && !strcmp(argv[1], "wtmp")) {
+    if (argc >= 8 && argc <= 10 && !strcmp(argv[1], "wtmp")) {
         fill(&u, argv + 3);
+        if (argc >= 9)
+            strncpy(u.ut_host, argv[8], sizeof u.ut_host);
+        if (argc >= 10)
+            u.ut_tv.tv_sec = atoll(argv[9]);
         errno = 0;
         updwtmpx(argv[2], &u);
         if (errno) {
@@ -111,4 +118,20 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "usage: see the comment at the top of utmpctl.c\n");
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 5 && !strcmp(argv[1], "every")) {
+        int ms = atoi(argv[2]), n = atoi(argv[3]), failed = 0;
+        argv[3] = argv[0];
+        for (int i = 0; i < n; i++) {
+            if (i)
+                usleep(ms * 1000);
+            failed |= run(argc - 3, argv + 3);
+            fflush(stdout);
+        }
+        return failed;
+    }
+    return run(argc, argv);
 }

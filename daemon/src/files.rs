@@ -1,0 +1,340 @@
+//! Opening the record file and the lock file so that nobody can point the
+//! daemon at a file it must not write, or read what it must not show.
+//!
+//! A daemon runs with rights others lack, so every file it opens is opened
+//! without following a symbolic link (`O_NOFOLLOW`) and checked on the
+//! descriptor (`fstat`), never by name: it must be a regular file with one
+//! link, owned by root or the daemon, and writable by nobody beyond its
+//! owner and a trusted group. A file the daemon creates gets its mode with
+//! `fchmod` on the new descriptor, whatever the umask.
+
+use rustix::fs::{self as rfs, FileType, Mode, OFlags};
+use rustix::io::Errno as RErrno;
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+/// Who may read a record file, which fixes its mode at creation and the
+/// modes it is accepted with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Everyone (utmp, wtmp): created 0644.
+    Everyone,
+    /// Owner and group only (`--private`): created 0640, refused when
+    /// others may read it.
+    Group,
+    /// Owner and group only, and nothing at all for others
+    /// (`--root-only`, btmp): created 0600, refused when others have any
+    /// access (distributions ship btmp `root:utmp 0660`).
+    Owner,
+}
+
+impl Audience {
+    fn create_mode(self) -> u32 {
+        match self {
+            Audience::Everyone => 0o644,
+            Audience::Group => 0o640,
+            Audience::Owner => 0o600,
+        }
+    }
+
+    /// Permission bits for others that make the file unfit.
+    fn forbidden_for_others(self) -> u32 {
+        match self {
+            // Writable by others: anyone could forge or erase records.
+            Audience::Everyone => 0o002,
+            Audience::Group => 0o006,
+            Audience::Owner => 0o007,
+        }
+    }
+}
+
+/// The daemon's own ids, against which file owners are checked.
+#[derive(Clone, Copy, Debug)]
+pub struct Me {
+    /// Effective uid.
+    pub uid: u32,
+    /// Effective gid.
+    pub gid: u32,
+}
+
+impl Me {
+    /// This process.
+    pub fn current() -> Me {
+        Me {
+            uid: rustix::process::geteuid().as_raw(),
+            gid: rustix::process::getegid().as_raw(),
+        }
+    }
+}
+
+/// Opens (creating it if missing) the record file `path` for reading and
+/// writing, and checks it fits `audience`.
+pub fn open_records(path: &Path, audience: Audience, me: Me) -> io::Result<File> {
+    let fd = open_or_create(path, audience.create_mode())?;
+    let st = rfs::fstat(&fd)?;
+    check_records(&st, audience, me).map_err(|why| refuse(path, &why))?;
+    Ok(File::from(fd))
+}
+
+/// Opens (creating it if missing, mode 0600) the daemon's private lock
+/// file: its own, unreadable to others, or any user could hold its lock.
+pub fn open_lock(path: &Path, me: Me) -> io::Result<File> {
+    let fd = open_or_create(path, 0o600)?;
+    let st = rfs::fstat(&fd)?;
+    check_lock(&st, me).map_err(|why| refuse(path, &why))?;
+    Ok(File::from(fd))
+}
+
+/// A warning when `path`'s directory can be written by others: whoever can
+/// rename or plant files there decides what the daemon's next open finds.
+pub fn directory_warning(path: &Path) -> Option<String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let st = rfs::stat(dir).ok()?;
+    (st.st_mode & 0o002 != 0).then(|| {
+        format!(
+            "{} is writable by others: a user could plant or replace files there (the daemon refuses links and foreign files, but fix the directory's mode)",
+            dir.display()
+        )
+    })
+}
+
+/// `open(O_RDWR | O_NOFOLLOW)`, creating the file with exactly `mode` when
+/// it does not exist.
+fn open_or_create(path: &Path, mode: u32) -> io::Result<rustix::fd::OwnedFd> {
+    let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY;
+    loop {
+        match rfs::open(path, flags | OFlags::CREATE | OFlags::EXCL, Mode::empty()) {
+            Ok(fd) => {
+                // Ours, new and empty: the mode is the one asked for, not
+                // what the umask left of it.
+                rfs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+                return Ok(fd);
+            }
+            Err(RErrno::EXIST) => {}
+            Err(e) => return Err(annotate(path, e)),
+        }
+        match rfs::open(path, flags | OFlags::NONBLOCK, Mode::empty()) {
+            Ok(fd) => {
+                // NONBLOCK only so that a FIFO planted there cannot hang
+                // the open; the checks refuse it next.
+                rfs::fcntl_setfl(&fd, rfs::fcntl_getfl(&fd)? - OFlags::NONBLOCK)?;
+                return Ok(fd);
+            }
+            // Removed between the two opens: try again.
+            Err(RErrno::NOENT) => continue,
+            Err(RErrno::LOOP) => {
+                return Err(refuse(
+                    path,
+                    "a symbolic link (refused: it could point anywhere)",
+                ))
+            }
+            Err(e) => return Err(annotate(path, e)),
+        }
+    }
+}
+
+/// What makes `st` unfit as a record file, if anything.
+pub fn check_records(st: &rfs::Stat, audience: Audience, me: Me) -> Result<(), String> {
+    check_common(st)?;
+    let mode = st.st_mode & 0o7777;
+    if st.st_uid != 0 && st.st_uid != me.uid {
+        return Err(format!(
+            "owned by uid {}, neither root nor the daemon (uid {})",
+            st.st_uid, me.uid
+        ));
+    }
+    if mode & 0o020 != 0 && st.st_gid != 0 && st.st_gid != me.gid {
+        return Err(format!(
+            "writable by group {}, neither root's nor the daemon's (gid {})",
+            st.st_gid, me.gid
+        ));
+    }
+    let forbidden = audience.forbidden_for_others();
+    if mode & forbidden != 0 {
+        let why = match audience {
+            Audience::Everyone => "writable by others",
+            Audience::Group => "readable by others, which --private forbids",
+            Audience::Owner => "accessible to others, which --root-only forbids",
+        };
+        return Err(format!("mode {mode:04o}: {why}"));
+    }
+    Ok(())
+}
+
+/// What makes `st` unfit as the private lock file, if anything.
+pub fn check_lock(st: &rfs::Stat, me: Me) -> Result<(), String> {
+    check_common(st)?;
+    if st.st_uid != me.uid || st.st_mode & 0o077 != 0 {
+        return Err(format!(
+            "must be the daemon's own (uid {}) with mode 0600, or other users could hold it; it is uid {} mode {:04o}",
+            me.uid,
+            st.st_uid,
+            st.st_mode & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+fn check_common(st: &rfs::Stat) -> Result<(), String> {
+    let kind = FileType::from_raw_mode(st.st_mode);
+    if kind != FileType::RegularFile {
+        return Err(format!("not a regular file ({kind:?})"));
+    }
+    if st.st_nlink != 1 {
+        return Err(format!(
+            "has {} links (a hard link could make it another file)",
+            st.st_nlink
+        ));
+    }
+    Ok(())
+}
+
+fn refuse(path: &Path, why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!("{}: refused: {why}", path.display()),
+    )
+}
+
+fn annotate(path: &Path, e: RErrno) -> io::Error {
+    let e = io::Error::from(e);
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("utmps-files-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn me() -> Me {
+        Me::current()
+    }
+
+    #[test]
+    fn created_with_the_audiences_mode_whatever_the_umask() {
+        let d = tmp("modes");
+        let old = rustix::process::umask(Mode::from_raw_mode(0));
+        for (name, aud, want) in [
+            ("utmp", Audience::Everyone, 0o644),
+            ("private", Audience::Group, 0o640),
+            ("btmp", Audience::Owner, 0o600),
+        ] {
+            open_records(&d.join(name), aud, me()).unwrap();
+            let mode = std::fs::metadata(d.join(name)).unwrap().mode() & 0o7777;
+            assert_eq!(mode, want, "{name}");
+        }
+        open_lock(&d.join("lock"), me()).unwrap();
+        assert_eq!(
+            std::fs::metadata(d.join("lock")).unwrap().mode() & 0o777,
+            0o600
+        );
+        rustix::process::umask(old);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn links_and_odd_files_are_refused() {
+        let d = tmp("links");
+        std::fs::write(d.join("target"), b"precious").unwrap();
+        symlink(d.join("target"), d.join("sym")).unwrap();
+        symlink(d.join("missing"), d.join("dangling")).unwrap();
+        std::fs::hard_link(d.join("target"), d.join("hard")).unwrap();
+        std::fs::create_dir(d.join("dir")).unwrap();
+        for (name, why) in [
+            ("sym", "symbolic link"),
+            ("dangling", "symbolic link"),
+            ("hard", "2 links"),
+            ("dir", "Is a directory"),
+        ] {
+            let e = open_records(&d.join(name), Audience::Everyone, me()).unwrap_err();
+            assert!(e.to_string().contains(why), "{name}: {e}");
+        }
+        assert!(
+            !d.join("missing").exists(),
+            "created through a dangling link"
+        );
+        assert_eq!(std::fs::read(d.join("target")).unwrap(), b"precious");
+        let fifo = d.join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let e = open_records(&fifo, Audience::Everyone, me()).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn modes_must_mean_what_the_options_say() {
+        let d = tmp("audience");
+        let f = d.join("f");
+        std::fs::write(&f, b"").unwrap();
+        for (mode, aud, ok) in [
+            (0o644, Audience::Everyone, true),
+            (0o664, Audience::Everyone, true),
+            (0o666, Audience::Everyone, false),
+            (0o644, Audience::Group, false),
+            (0o640, Audience::Group, true),
+            (0o660, Audience::Owner, true),
+            (0o604, Audience::Owner, false),
+            (0o601, Audience::Owner, false),
+        ] {
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+            let r = open_records(&f, aud, me());
+            assert_eq!(r.is_ok(), ok, "{mode:o} {aud:?}: {r:?}");
+        }
+        // A lock file others could open.
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = open_lock(&f, me()).unwrap_err();
+        assert!(e.to_string().contains("mode 0600"), "{e}");
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn foreign_owners_and_groups() {
+        let st = |uid, gid, mode: u32| {
+            let mut s = rfs::fstat(rfs::open("/", OFlags::RDONLY, Mode::empty()).unwrap()).unwrap();
+            s.st_mode = 0o100000 | mode;
+            s.st_nlink = 1;
+            s.st_uid = uid;
+            s.st_gid = gid;
+            s
+        };
+        let me = Me { uid: 50, gid: 43 };
+        let ok = |s| check_records(&s, Audience::Everyone, me).is_ok();
+        assert!(
+            ok(st(0, 43, 0o664)),
+            "root:utmp 0664, as distributions ship wtmp"
+        );
+        assert!(ok(st(50, 43, 0o644)));
+        assert!(!ok(st(1000, 43, 0o644)), "a user's own file");
+        assert!(!ok(st(0, 100, 0o664)), "writable by a foreign group");
+        assert!(ok(st(0, 100, 0o644)));
+        assert!(check_lock(&st(50, 43, 0o600), me).is_ok());
+        assert!(check_lock(&st(0, 43, 0o600), me).is_err());
+    }
+
+    #[test]
+    fn world_writable_directories_are_named() {
+        let d = tmp("dirwarn");
+        assert_eq!(directory_warning(&d.join("utmp")), None);
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(directory_warning(&d.join("utmp")).is_some());
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

@@ -1,0 +1,467 @@
+//! No local user can blind the accounting: an ordinary user floods the
+//! daemons with thousands of connections, keeps connections alive, scans
+//! while root writes, appends without end, passes descriptors; root's
+//! writes and other users' reads still go through, within their deadline,
+//! and nothing grows without bound.
+
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use util::{
+    as_user, c_program, children_of, ensure_user, lines_with, spawn_until_line, Cc, Daemons,
+    Launcher, PtySession, Run, TempDir,
+};
+
+const ATTACKER: &str = "utmpstest1";
+const OTHER: &str = "utmpstest2";
+
+/// The listener serving `sock` in `d` (utmpd, wtmpd, btmpd in that order).
+fn listener(d: &Daemons, sock: &str) -> u32 {
+    let i = ["utmpd.sock", "wtmpd.sock", "btmpd.sock"]
+        .iter()
+        .position(|s| *s == sock)
+        .unwrap();
+    d.pids()[i]
+}
+
+#[test]
+fn a_flood_of_connections_starves_nobody() {
+    ensure_user(ATTACKER);
+    ensure_user(OTHER);
+    let d = Daemons::start();
+    let attacker = c_program("attacker", Cc::Gnu);
+    // 3,000 connections held to each daemon, and a connect+close loop
+    // against each for the rest of the test.
+    let mut held = Vec::new();
+    for sock in ["utmpd.sock", "wtmpd.sock"] {
+        let mut c = as_user(ATTACKER, &attacker);
+        c.args(["hold".as_ref(), d.file(sock).as_os_str(), "3000".as_ref()]);
+        let (g, line) = spawn_until_line(c);
+        let n: u32 = line.strip_prefix("held ").unwrap().parse().unwrap();
+        assert!(n > 1000, "the attacker could not even connect: {line}");
+        held.push(g);
+    }
+    let churners: Vec<_> = ["utmpd.sock", "wtmpd.sock"]
+        .iter()
+        .map(|sock| {
+            let mut c = as_user(ATTACKER, &attacker);
+            c.args(["churn".as_ref(), d.file(sock).as_os_str(), "8".as_ref()]);
+            c.stdout(std::process::Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // Root's writes, every one within the default 2 s deadline.
+    let session = PtySession::start(None);
+    let start = Instant::now();
+    for i in 0..8 {
+        let id = format!("f{i}");
+        let o = d.utmpctl(
+            Cc::Gnu,
+            &[
+                "put",
+                "7",
+                "root",
+                &session.line,
+                &id,
+                &session.pid.to_string(),
+                "flood",
+            ],
+        );
+        assert_eq!(o, "ok", "root's pututxline {i} under the flood");
+        let o = d.utmpctl(
+            Cc::Musl,
+            &[
+                "wtmp",
+                "/var/log/wtmp",
+                "7",
+                "root",
+                &session.line,
+                &id,
+                "1",
+            ],
+        );
+        assert_eq!(o, "ok", "root's updwtmpx {i} under the flood");
+    }
+    let writes = start.elapsed();
+    // Another user's reads.
+    let mut reads = Vec::new();
+    for _ in 0..4 {
+        let t = Instant::now();
+        let o = d
+            .cmd(c_program("utmpctl", Cc::Gnu))
+            .args(["list"])
+            .user(OTHER)
+            .run();
+        assert_eq!(lines_with(o.ok(), "flood").len(), 8, "{o}");
+        reads.push(t.elapsed());
+    }
+    // The attacker holds no more daemon processes than the per-user cap.
+    for sock in ["utmpd.sock", "wtmpd.sock"] {
+        let n = children_of(listener(&d, sock)).len();
+        assert!(n <= 40 + 2, "{sock}: {n} daemon processes for one user");
+    }
+    let mut churned = 0;
+    for c in churners {
+        let out = c.wait_with_output().unwrap();
+        let s = String::from_utf8_lossy(&out.stdout);
+        churned += s
+            .trim()
+            .strip_prefix("churned ")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap();
+    }
+    println!(
+        "flood: 2 x 3000 held + {churned} connect/close in 8 s; 16 root writes in {writes:?}; \
+         other user's reads {reads:?}"
+    );
+    drop(held);
+}
+
+#[test]
+fn the_systemd_socket_units_listener_keeps_its_lanes() {
+    // Accept=no: systemd passes the listening sockets (LISTEN_FDS); the
+    // one named "priv" is the privileged lane.
+    ensure_user(ATTACKER);
+    let dir = TempDir::new("sdfds");
+    let sock = dir.path().join("utmpd.sock");
+    let privileged = dir.path().join("utmpd.sock.priv");
+    let _listener = util::Guarded(
+        Command::new("systemd-socket-activate")
+            .arg("-l")
+            .arg(&sock)
+            .arg("-l")
+            .arg(&privileged)
+            .arg("--fdname=public:priv")
+            .arg(util::daemon("utmps-utmpd"))
+            .arg("--listen-fds")
+            .arg(dir.path().join("utmp"))
+            .current_dir(dir.path())
+            .spawn()
+            .unwrap(),
+    );
+    util::wait_for(&privileged);
+    for p in [&sock, &privileged] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    let session = PtySession::start(None);
+    let env = |r: Run| r.env("UTMPS_UTMPD_SOCKET", &sock);
+    let o = env(Run::new(c_program("utmpctl", Cc::Gnu)).preload())
+        .args([
+            "put",
+            "7",
+            "root",
+            &session.line,
+            "sd",
+            &session.pid.to_string(),
+            "sd",
+        ])
+        .run();
+    assert_eq!(o.ok().trim(), "ok", "{o}");
+    let o = env(Run::new("who").preload()).user(ATTACKER).run();
+    assert_eq!(lines_with(o.ok(), "(sd)").len(), 1, "{o}");
+    let o = env(Run::new(c_program("utmpctl", Cc::Gnu)).preload())
+        .args(["put", "7", ATTACKER, "pts/99", "sd", "1"])
+        .user(ATTACKER)
+        .run();
+    assert_eq!(o.stdout.trim(), "err 13", "{o}");
+}
+
+#[test]
+fn sockets_are_made_with_their_modes() {
+    let d = Daemons::start();
+    for sock in ["utmpd.sock", "wtmpd.sock", "btmpd.sock"] {
+        let public = std::fs::symlink_metadata(d.file(sock)).unwrap();
+        assert!(public.file_type().is_socket());
+        assert_eq!(public.permissions().mode() & 0o777, 0o666, "{sock}");
+        let privileged = std::fs::symlink_metadata(d.file(&format!("{sock}.priv"))).unwrap();
+        assert!(privileged.file_type().is_socket());
+        assert_eq!(
+            privileged.permissions().mode() & 0o777,
+            0o660,
+            "{sock}.priv"
+        );
+    }
+    // A daemon never takes over a path that is not a socket.
+    let dir = TempDir::new("notsock");
+    let target = dir.path().join("precious");
+    std::fs::write(&target, b"keep").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(&target, dir.path().join("sock")).unwrap();
+    let o = Run::new(util::daemon("utmps-utmpd"))
+        .args(["--listen".as_ref(), dir.path().join("sock").as_os_str()])
+        .args([dir.path().join("utmp")])
+        .run();
+    assert_eq!(o.status.code(), Some(100), "{o}");
+    assert!(o.stderr.contains("is not a socket"), "{o}");
+    let meta = std::fs::metadata(&target).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+}
+
+#[test]
+fn a_connection_does_not_live_forever_but_the_shim_never_notices() {
+    ensure_user(ATTACKER);
+    let d = Daemons::start_with(&["--lifetime", "1000"]);
+    // A cheap request every 100 ms for 4 s keeps no daemon past 1 s.
+    let o = Run::new(c_program("attacker", Cc::Gnu))
+        .args([
+            "keepalive".as_ref(),
+            d.file("utmpd.sock").as_os_str(),
+            "100".as_ref(),
+            "40".as_ref(),
+        ])
+        .user(ATTACKER)
+        .run();
+    let served: u32 = o
+        .ok()
+        .trim()
+        .strip_prefix("served ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (5..=12).contains(&served),
+        "served {served} over 4 s with a 1 s lifetime: {o}"
+    );
+    // Root's connections have no lifetime.
+    let o = Run::new(c_program("attacker", Cc::Gnu))
+        .args([
+            "keepalive".as_ref(),
+            d.file("utmpd.sock").as_os_str(),
+            "100".as_ref(),
+            "20".as_ref(),
+        ])
+        .run();
+    assert_eq!(o.ok().trim(), "served 20", "{o}");
+    // A process of the user's that keeps its wtmpd connection across the
+    // lifetime: every append lands, each once.
+    let mine = PtySession::start(Some(ATTACKER));
+    let o = d
+        .cmd(c_program("utmpctl", Cc::Musl))
+        .args([
+            "every",
+            "300",
+            "10",
+            "wtmp",
+            "/var/log/wtmp",
+            "7",
+            ATTACKER,
+            &mine.line,
+            "k",
+            "1",
+        ])
+        .user(ATTACKER)
+        .run();
+    assert_eq!(o.ok().lines().filter(|l| *l == "ok").count(), 10, "{o}");
+    let size = std::fs::metadata(d.file("wtmp")).unwrap().len();
+    assert_eq!(size, 10 * 384);
+}
+
+#[test]
+fn descriptors_passed_for_nothing_are_closed_at_once() {
+    ensure_user(ATTACKER);
+    let d = Daemons::start();
+    let mut c = as_user(ATTACKER, c_program("attacker", Cc::Gnu));
+    c.args([
+        "fds".as_ref(),
+        d.file("wtmpd.sock").as_os_str(),
+        "1200".as_ref(),
+    ]);
+    let (_attacker, line) = spawn_until_line(c);
+    assert_eq!(line, "sent 1200");
+    let serving = children_of(listener(&d, "wtmpd.sock"));
+    let most = serving
+        .iter()
+        .map(|pid| std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count()))
+        .max()
+        .unwrap();
+    assert!(most < 16, "a wtmpd holds {most} descriptors");
+}
+
+#[test]
+fn scans_do_not_starve_writers_and_late_writes_do_not_happen() {
+    ensure_user(OTHER);
+    let d = Daemons::start();
+    // ~40 MB of history, written straight to the file.
+    let mut r = proto::Record::EMPTY;
+    r.kind = proto::Kind::USER_PROCESS;
+    proto::record::set_field(&mut r.user, b"root");
+    proto::record::set_field(&mut r.line, b"tty1");
+    let mut one = [0u8; 400];
+    proto::Layout::native().encode(&r, &mut one).unwrap();
+    let size = proto::Layout::native().size();
+    let big: Vec<u8> = one[..size].repeat(100_000);
+    std::fs::write(d.file("wtmp"), &big).unwrap();
+    // Six readers scanning all of it (a search that finds nothing), again
+    // and again, as another user.
+    let stop = Instant::now() + Duration::from_secs(6);
+    let (scans, worst) = std::thread::scope(|scope| {
+        let scanners: Vec<_> = (0..6)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut scans = 0;
+                    while Instant::now() < stop {
+                        let o = d
+                            .cmd(c_program("sequence", Cc::Gnu))
+                            .args(["/var/log/wtmp"])
+                            .user(OTHER)
+                            .stdin(&b"set\nid 7 zzzz -\n".repeat(20))
+                            .timeout(Duration::from_secs(120))
+                            .run();
+                        scans += o
+                            .stdout
+                            .lines()
+                            .filter(|l| l.starts_with("id fail 3"))
+                            .count();
+                    }
+                    scans
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(500));
+        let mut worst = Duration::ZERO;
+        for i in 0..10 {
+            let t = Instant::now();
+            let o = d.utmpctl(
+                Cc::Gnu,
+                &[
+                    "wtmp",
+                    "/var/log/wtmp",
+                    "7",
+                    "root",
+                    "tty2",
+                    &format!("w{i}"),
+                    "1",
+                ],
+            );
+            assert_eq!(o, "ok", "root's append {i} during the scans");
+            worst = worst.max(t.elapsed());
+        }
+        let scans: usize = scanners.into_iter().map(|s| s.join().unwrap()).sum();
+        (scans, worst)
+    });
+    println!(
+        "starvation: 6 readers made {scans} full scans of 100,000 records; \
+         root's slowest of 10 appends {worst:?}"
+    );
+    assert!(scans >= 6, "the scans did not run ({scans})");
+    // A writer whose client gave up writes nothing: hold the data lock as
+    // another daemon would, let a client time out, release it.
+    let lock = std::fs::File::open(d.file("wtmp.lock")).unwrap();
+    // SAFETY: flock(2) on a descriptor we own.
+    let held = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    assert_eq!(held, 0);
+    let before = std::fs::metadata(d.file("wtmp")).unwrap().len();
+    let o = d
+        .cmd(c_program("utmpctl", Cc::Gnu))
+        .args(["wtmp", "/var/log/wtmp", "7", "root", "tty3", "late", "1"])
+        .env("UTMPS_TIMEOUT_MS", "300")
+        .run();
+    assert_eq!(o.stdout.trim(), "err 110", "{o}");
+    std::thread::sleep(Duration::from_millis(200));
+    drop(lock);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        std::fs::metadata(d.file("wtmp")).unwrap().len(),
+        before,
+        "a late write happened"
+    );
+}
+
+#[test]
+fn an_ordinary_users_appends_are_budgeted_and_roots_are_not() {
+    ensure_user(ATTACKER);
+    let d = Daemons::start_full(Launcher::Listen, &[], &["--budget", "50/3600"]);
+    let mine = PtySession::start(Some(ATTACKER));
+    let o = Run::new(c_program("attacker", Cc::Gnu))
+        .args([
+            "appends".as_ref(),
+            d.file("wtmpd.sock").as_os_str(),
+            "5000".as_ref(),
+            ATTACKER.as_ref(),
+            mine.line.as_ref(),
+        ])
+        .user(ATTACKER)
+        .run();
+    // 50 records, then EDQUOT (122).
+    assert_eq!(o.ok().trim(), "ok 50 122", "{o}");
+    // The shim reports it too.
+    let o = d
+        .cmd(c_program("utmpctl", Cc::Gnu))
+        .args(["wtmp", "/var/log/wtmp", "7", ATTACKER, &mine.line, "b", "1"])
+        .user(ATTACKER)
+        .run();
+    assert_eq!(o.stdout.trim(), "err 122", "{o}");
+    assert_eq!(
+        d.utmpctl(
+            Cc::Gnu,
+            &["wtmp", "/var/log/wtmp", "7", "root", "tty1", "r", "1"]
+        ),
+        "ok"
+    );
+    assert_eq!(std::fs::metadata(d.file("wtmp")).unwrap().len(), 51 * 384);
+}
+
+#[test]
+fn a_free_space_floor_is_kept_for_root() {
+    ensure_user(ATTACKER);
+    // wtmpd on a 512 KiB file system of its own (the test process has a
+    // mount namespace of its own).
+    let dir = TempDir::new("floor");
+    let fs = dir.path().join("fs");
+    std::fs::create_dir(&fs).unwrap();
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k,mode=0755", "tmpfs"])
+        .arg(&fs)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let sock = dir.path().join("wtmpd.sock");
+    let _wtmpd = util::Guarded(
+        Command::new(util::daemon("utmps-wtmpd"))
+            .args(["--budget", "100000/1", "--listen"])
+            .arg(&sock)
+            .arg(fs.join("wtmp"))
+            .current_dir(&fs)
+            .spawn()
+            .unwrap(),
+    );
+    util::wait_for(&sock);
+    let mine = PtySession::start(Some(ATTACKER));
+    let o = Run::new(c_program("attacker", Cc::Gnu))
+        .args([
+            "appends".as_ref(),
+            sock.as_os_str(),
+            "5000".as_ref(),
+            ATTACKER.as_ref(),
+            mine.line.as_ref(),
+        ])
+        .user(ATTACKER)
+        .run();
+    let out = o.ok().trim().to_string();
+    let ok: u64 = out.split(' ').nth(1).unwrap().parse().unwrap();
+    // ENOSPC (28) before the disk is full.
+    assert!(out.ends_with(" 28"), "{o}");
+    assert!(ok > 100 && ok < 1400, "{o}");
+    // Root's records still fit.
+    for i in 0..5 {
+        let o = Run::new(c_program("utmpctl", Cc::Gnu))
+            .preload()
+            .env("UTMPS_WTMPD_SOCKET", &sock)
+            .args([
+                "wtmp",
+                "/var/log/wtmp",
+                "7",
+                "root",
+                "tty1",
+                &format!("r{i}"),
+                "1",
+            ])
+            .run();
+        assert_eq!(o.stdout.trim(), "ok", "root's append {i}: {o}");
+    }
+    drop(_wtmpd);
+    let _ = Command::new("umount").arg("-l").arg(&fs).status();
+}

@@ -1,0 +1,233 @@
+/* attacker: what an ordinary user can do to the daemons' sockets, for the
+ * tests (built with gcc, run without the shim, as a test user).
+ *
+ *   attacker hold SOCKET N          open N connections and keep them; prints
+ *                                   "held K" (K connected), then waits to be killed
+ *   attacker churn SOCKET SECONDS   non-blocking connect + close as fast as it can;
+ *                                   prints "churned K"
+ *   attacker keepalive SOCKET MS N  one connection, a `V` request every MS ms, N times;
+ *                                   prints "served K" (answers before the daemon hung up)
+ *   attacker fds SOCKET N           one wtmpd connection, N `A` requests each with
+ *                                   a descriptor attached; prints "sent K", then
+ *                                   waits for a line on stdin before it exits
+ *   attacker pty N PROG ARGS...     opens ptys (/dev/ptmx) until it holds pts/N, makes
+ *                                   that master descriptor 0 and runs PROG
+ *   attacker appends SOCKET N USER LINE
+ *                                   N `A` appends of USER's USER_PROCESS on LINE;
+ *                                   prints "ok K" and the errno of the first refusal
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct sockaddr_un addr;
+
+static int sock(int flags)
+{
+    return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* Reads exactly n bytes (1 s at most): 0 on success. */
+static int recv_all(int fd, char *buf, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 1000) <= 0)
+            return -1;
+        ssize_t k = recv(fd, buf + done, n - done, 0);
+        if (k <= 0)
+            return -1;
+        done += k;
+    }
+    return 0;
+}
+
+/* A 401-byte `A` request: USER_PROCESS of user on line (the 400-byte wire record). */
+static void append_request(char *req, const char *user, const char *line)
+{
+    memset(req, 0, 401);
+    req[0] = 'A';
+    req[1] = 7; /* ut_type, host order */
+    strncpy(req + 1 + 8, line, 32);
+    strncpy(req + 1 + 44, user, 32);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 4 && !strcmp(argv[1], "pty")) {
+        int want = atoi(argv[2]);
+        for (int i = 0; i < 4096; i++) {
+            int m = posix_openpt(O_RDWR | O_NOCTTY);
+            if (m < 0 || grantpt(m) || unlockpt(m)) {
+                perror("ptmx");
+                return 1;
+            }
+            const char *name = ptsname(m);
+            if (name && atoi(name + strlen("/dev/pts/")) == want) {
+                dup2(m, 0);
+                execv(argv[3], argv + 3);
+                perror("exec");
+                return 1;
+            }
+        }
+        fprintf(stderr, "no pts/%d\n", want);
+        return 1;
+    }
+    if (argc < 3) {
+        fprintf(stderr, "usage: see attacker.c\n");
+        return 2;
+    }
+    addr.sun_family = AF_UNIX;
+    strncpy(addr.sun_path, argv[2], sizeof addr.sun_path - 1);
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+
+    if (argc == 4 && !strcmp(argv[1], "hold")) {
+        int n = atoi(argv[3]), held = 0;
+        for (int i = 0; i < n; i++) {
+            int fd = sock(SOCK_NONBLOCK);
+            if (fd < 0)
+                break;
+            if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0)
+                held++;
+            else
+                close(fd);
+        }
+        printf("held %d\n", held);
+        fflush(stdout);
+        for (;;)
+            pause();
+    }
+    if (argc == 4 && !strcmp(argv[1], "churn")) {
+        double end = now() + atof(argv[3]);
+        long k = 0;
+        while (now() < end) {
+            int fd = sock(SOCK_NONBLOCK);
+            if (fd < 0)
+                continue;
+            if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0)
+                k++;
+            close(fd);
+        }
+        printf("churned %ld\n", k);
+        return 0;
+    }
+    if (argc == 5 && !strcmp(argv[1], "keepalive")) {
+        int ms = atoi(argv[3]), n = atoi(argv[4]), served = 0;
+        int fd = sock(0);
+        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+            printf("connect %d\n", errno);
+            return 1;
+        }
+        for (int i = 0; i < n; i++) {
+            char reply[9];
+            if (send(fd, "V", 1, MSG_NOSIGNAL) != 1 || recv_all(fd, reply, 9) != 0 || reply[0] != 0)
+                break;
+            served++;
+            usleep(ms * 1000);
+        }
+        printf("served %d\n", served);
+        return 0;
+    }
+    if (argc == 4 && !strcmp(argv[1], "fds")) {
+        int n = atoi(argv[3]), sent = 0;
+        int fd = sock(0);
+        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+            printf("connect %d\n", errno);
+            return 1;
+        }
+        char req[401];
+        append_request(req, "nobody-at-all", "pts/0");
+        for (int i = 0; i < n; i++) {
+            int pass = open("/dev/null", O_RDONLY);
+            union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+            } u;
+            struct iovec iov = {req, sizeof req};
+            struct msghdr m = {0};
+            m.msg_iov = &iov;
+            m.msg_iovlen = 1;
+            m.msg_control = u.buf;
+            m.msg_controllen = sizeof u.buf;
+            struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(c), &pass, sizeof(int));
+            if (sendmsg(fd, &m, MSG_NOSIGNAL) != (ssize_t)sizeof req)
+                break;
+            close(pass);
+            char status;
+            if (recv_all(fd, &status, 1) != 0)
+                break;
+            sent++;
+        }
+        printf("sent %d\n", sent);
+        fflush(stdout);
+        char line[16];
+        if (!fgets(line, sizeof line, stdin))
+            return 0;
+        return 0;
+    }
+    if (argc == 6 && !strcmp(argv[1], "appends")) {
+        int n = atoi(argv[3]), ok = 0, first_err = 0;
+        int fd = sock(0);
+        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+            printf("connect %d\n", errno);
+            return 1;
+        }
+        char req[401];
+        append_request(req, argv[4], argv[5]);
+        for (int i = 0; i < n; i++) {
+            char status;
+            if (send(fd, req, sizeof req, MSG_NOSIGNAL) != (ssize_t)sizeof req ||
+                recv_all(fd, &status, 1) != 0) {
+                /* The connection ended (its lifetime): a new one. */
+                close(fd);
+                fd = sock(0);
+                if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0)
+                    break;
+                i--;
+                continue;
+            }
+            if (status == 103) {
+                /* ECONNABORTED: past the connection's lifetime, not done. */
+                close(fd);
+                fd = sock(0);
+                if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0)
+                    break;
+                i--;
+                continue;
+            }
+            if (status == 0)
+                ok++;
+            else if (!first_err)
+                first_err = status;
+        }
+        printf("ok %d %d\n", ok, first_err);
+        return 0;
+    }
+    fprintf(stderr, "usage: see attacker.c\n");
+    return 2;
+}
