@@ -392,7 +392,11 @@ impl Session {
 
     fn append(&mut self, record: &Record) -> Result<(), Errno> {
         policy::may_append(&self.peer, record, self.root_only, sys::uid_of_user)?;
-        self.store()?.append(record)
+        let store = self.store()?;
+        // A kept connection outlives a log rotation: append to the file
+        // the path names now.
+        store.follow_rename()?;
+        store.append(record)
     }
 }
 

@@ -13,13 +13,15 @@ use proto::{Errno, Layout, Record};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// An open record file and its lock.
 pub struct Store {
     file: File,
     lock: File,
     layout: Layout,
+    /// The paths the store was opened from, for [`Store::follow_rename`].
+    paths: (PathBuf, PathBuf),
 }
 
 /// The errno of an I/O error.
@@ -63,7 +65,27 @@ impl Store {
             file: data,
             lock: lock_file,
             layout,
+            paths: (file.to_path_buf(), lock.to_path_buf()),
         })
+    }
+
+    /// Log rotation: `logrotate` renames wtmp (and, with `create`, puts a
+    /// new empty file in its place) while a client keeps its connection
+    /// for appends (`A`), and this process keeps the renamed file open.
+    /// Before an append, check that the path still names the open file
+    /// (an `lstat` of the path against an `fstat` of the file, same device
+    /// and inode); if it does not, reopen the path through [`Store::open`],
+    /// with every check a fresh connection gets. Two system calls per
+    /// append, next to its `fdatasync`.
+    pub fn follow_rename(&mut self) -> Result<(), Errno> {
+        let open = self.file.metadata().map_err(|e| errno_of(&e))?;
+        let same = std::fs::symlink_metadata(&self.paths.0)
+            .is_ok_and(|now| (now.dev(), now.ino()) == (open.dev(), open.ino()));
+        if !same {
+            let (file, lock) = &self.paths;
+            *self = Store::open(file, lock, self.layout).map_err(|e| errno_of(&e))?;
+        }
+        Ok(())
     }
 
     /// Runs `f` on the table under a shared lock.
@@ -204,6 +226,30 @@ mod tests {
         assert_eq!(found, Some(rec(b"t77")));
         assert_eq!(c.pos, 78);
         assert_eq!(std::fs::metadata(d.join("utmp")).unwrap().len(), 40_000);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn appends_follow_a_renamed_file_to_the_new_one() {
+        let d = tmp("rename");
+        let f = d.join("wtmp");
+        let mut s = Store::open(&f, &d.join("lock"), Layout::Glibc).unwrap();
+        s.follow_rename().unwrap();
+        s.append(&rec(b"tty1")).unwrap();
+        // logrotate: rename, then (with `create`) a new empty file.
+        std::fs::rename(&f, d.join("wtmp.1")).unwrap();
+        std::fs::write(&f, b"").unwrap();
+        s.follow_rename().unwrap();
+        s.append(&rec(b"tty2")).unwrap();
+        assert_eq!(std::fs::metadata(d.join("wtmp.1")).unwrap().len(), 384);
+        let got = s.read(|t| read_run(t, 0, 10)).unwrap();
+        assert_eq!(got, [rec(b"tty2")]);
+        // Without `create`: the path is missing and is opened anew.
+        std::fs::rename(&f, d.join("wtmp.2")).unwrap();
+        s.follow_rename().unwrap();
+        s.append(&rec(b"tty3")).unwrap();
+        assert_eq!(std::fs::metadata(&f).unwrap().len(), 384);
+        assert_eq!(std::fs::metadata(d.join("wtmp.2")).unwrap().len(), 384);
         std::fs::remove_dir_all(d).unwrap();
     }
 
