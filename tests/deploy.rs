@@ -356,7 +356,7 @@ fn check_client_output(o: &util::Output, how: &str) {
     let out = o.ok();
     assert_eq!(out.lines().filter(|l| *l == "ok").count(), 3, "{how}: {o}");
     assert!(
-        out.contains("err 1"),
+        out.contains("err 13"),
         "{how}: a user's write must be refused: {o}"
     );
     assert!(out.contains("7 root pts/61 61 1 ns.example"), "{how}: {o}");

@@ -38,7 +38,7 @@ fn every_launcher_serves_the_shim() {
             .args(["put", "7", user, "pts/77", "77", "1"])
             .user(user)
             .run();
-        assert_eq!(o.stdout.trim(), "err 1", "{launcher:?}: {o}");
+        assert_eq!(o.stdout.trim(), "err 13", "{launcher:?}: {o}");
         let o = d
             .cmd(c_program("utmpctl", Cc::Musl))
             .args(["wtmp", "/var/log/wtmp", "7", user, "pts/77", "77", "1"])
@@ -50,7 +50,7 @@ fn every_launcher_serves_the_shim() {
             .args(["wtmp", "/var/log/wtmp", "7", "root", "pts/77", "77", "1"])
             .user(user)
             .run();
-        assert_eq!(o.stdout.trim(), "err 1", "{launcher:?}: {o}");
+        assert_eq!(o.stdout.trim(), "err 13", "{launcher:?}: {o}");
     }
 }
 
@@ -87,7 +87,7 @@ fn without_a_socket_the_ipc_variables_identify_the_peer() {
     put.extend_from_slice(&[0u8; 400]);
     put[1] = 7;
     let o = on_pipes(&ipc("1000"), &put);
-    assert_eq!(o.stdout.as_bytes(), b"\x01", "EPERM: {o}");
+    assert_eq!(o.stdout.as_bytes(), b"\x0d", "EACCES: {o}");
     let o = on_pipes(&ipc("0"), &put);
     assert_eq!(o.stdout.as_bytes(), b"\x00", "{o}");
 }

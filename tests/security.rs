@@ -21,7 +21,7 @@ fn ordinary_users_cannot_write_utmp_and_leave_it_untouched() {
             ["put", "8", "", "pts/90", "90", "1"],   // overwrite root's
         ] {
             let o = d.cmd(c_program("utmpctl", cc)).args(args).user(USER).run();
-            assert_eq!(o.stdout.trim(), "err 1", "EPERM expected: {o}");
+            assert_eq!(o.stdout.trim(), "err 13", "EACCES expected: {o}");
             assert_eq!(
                 std::fs::read(d.file("utmp")).unwrap(),
                 before,
@@ -79,7 +79,7 @@ fn members_of_the_daemons_group_may_write_utmp() {
     };
     assert_eq!(put(member, "pts/95").trim(), "ok");
     ensure_user(USER);
-    assert_eq!(put(USER, "pts/96").trim(), "err 1");
+    assert_eq!(put(USER, "pts/96").trim(), "err 13");
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn wtmp_accepts_a_users_own_records_only() {
                 .args(["wtmp", "/var/log/wtmp", "7", forged, "pts/81", "81", "1"])
                 .user(USER)
                 .run();
-            assert_eq!(o.stdout.trim(), "err 1", "record for {forged:?}: {o}");
+            assert_eq!(o.stdout.trim(), "err 13", "record for {forged:?}: {o}");
         }
         assert_eq!(std::fs::read(d.file("wtmp")).unwrap(), before);
         // btmp: root alone.
@@ -111,7 +111,7 @@ fn wtmp_accepts_a_users_own_records_only() {
             .args(["wtmp", "/var/log/btmp", "6", USER, "pts/80", "80", "1"])
             .user(USER)
             .run();
-        assert_eq!(o.stdout.trim(), "err 1", "btmp: {o}");
+        assert_eq!(o.stdout.trim(), "err 13", "btmp: {o}");
         let o = d
             .cmd(&ctl)
             .args(["wtmp", "/var/log/btmp", "6", "UNKNOWN", "pts/80", "80", "1"])

@@ -200,7 +200,7 @@ fn only_the_owner_of_a_pty_may_add_or_remove_its_entry() {
         .args(["put", "8", OTHER, &line, "x", "1"])
         .user(OTHER)
         .run();
-    assert_eq!(o.stdout.trim(), "err 1", "{o}");
+    assert_eq!(o.stdout.trim(), "err 13", "{o}");
     assert_eq!(std::fs::read(d.file("utmp")).unwrap(), before);
     // Something that is not a pty master proves nothing.
     let file = std::fs::File::open("/etc/passwd").unwrap();

@@ -4,6 +4,13 @@
 use crate::peer::Peer;
 use proto::{Errno, Record};
 
+/// The errno of a refusal: what glibc's own `open()` of the file gives a
+/// program its mode shuts out (utmp and wtmp `root:utmp 0664`, btmp
+/// `root:utmp 0660`), so programs that tell failures apart keep working:
+/// util-linux `lslogins` run by an ordinary user skips an unreadable btmp
+/// on `EACCES` and aborts on anything else.
+pub const REFUSED: Errno = Errno::EACCES;
+
 /// The daemon's own identity, against which writers are checked.
 #[derive(Clone, Copy, Debug)]
 pub struct Daemon {
@@ -18,7 +25,7 @@ pub fn may_write_utmp(peer: &Peer, daemon: Daemon) -> Result<(), Errno> {
     if peer.uid == 0 || peer.in_group(daemon.gid) {
         Ok(())
     } else {
-        Err(Errno::EPERM)
+        Err(REFUSED)
     }
 }
 
@@ -26,7 +33,7 @@ pub fn may_write_utmp(peer: &Peer, daemon: Daemon) -> Result<(), Errno> {
 /// logins name users and hosts that attack them.
 pub fn may_read(peer: &Peer, root_only: bool) -> Result<(), Errno> {
     if root_only && peer.uid != 0 {
-        Err(Errno::EPERM)
+        Err(REFUSED)
     } else {
         Ok(())
     }
@@ -55,7 +62,7 @@ pub fn may_rewrite_log(peer: &Peer) -> Result<(), Errno> {
     if peer.uid == 0 {
         Ok(())
     } else {
-        Err(Errno::EPERM)
+        Err(REFUSED)
     }
 }
 
@@ -71,13 +78,13 @@ pub fn may_append(
         return Ok(());
     }
     if root_only {
-        return Err(Errno::EPERM);
+        return Err(REFUSED);
     }
     let user = record.user_str();
     if !user.is_empty() && uid_of(user) == Some(peer.uid) {
         Ok(())
     } else {
-        Err(Errno::EPERM)
+        Err(REFUSED)
     }
 }
 
@@ -107,10 +114,7 @@ mod tests {
         assert_eq!(may_write_utmp(&peer(0, 0, &[]), d), Ok(()));
         assert_eq!(may_write_utmp(&peer(1000, 43, &[]), d), Ok(()));
         assert_eq!(may_write_utmp(&peer(1000, 1000, &[5, 43]), d), Ok(()));
-        assert_eq!(
-            may_write_utmp(&peer(1000, 1000, &[5]), d),
-            Err(Errno::EPERM)
-        );
+        assert_eq!(may_write_utmp(&peer(1000, 1000, &[5]), d), Err(REFUSED));
     }
 
     #[test]
@@ -133,9 +137,9 @@ mod tests {
     #[test]
     fn readers() {
         assert_eq!(may_read(&peer(1000, 1000, &[]), false), Ok(()));
-        assert_eq!(may_read(&peer(1000, 1000, &[]), true), Err(Errno::EPERM));
+        assert_eq!(may_read(&peer(1000, 1000, &[]), true), Err(REFUSED));
         assert_eq!(may_read(&peer(0, 0, &[]), true), Ok(()));
-        assert_eq!(may_rewrite_log(&peer(1000, 0, &[0])), Err(Errno::EPERM));
+        assert_eq!(may_rewrite_log(&peer(1000, 0, &[0])), Err(REFUSED));
         assert_eq!(may_rewrite_log(&peer(0, 0, &[])), Ok(()));
     }
 
@@ -150,19 +154,16 @@ mod tests {
         assert_eq!(may_append(&alice, &rec(b"alice"), false, uid_of), Ok(()));
         assert_eq!(
             may_append(&alice, &rec(b"bob"), false, uid_of),
-            Err(Errno::EPERM)
+            Err(REFUSED)
         );
-        assert_eq!(
-            may_append(&alice, &rec(b""), false, uid_of),
-            Err(Errno::EPERM)
-        );
+        assert_eq!(may_append(&alice, &rec(b""), false, uid_of), Err(REFUSED));
         assert_eq!(
             may_append(&alice, &rec(b"ghost"), false, uid_of),
-            Err(Errno::EPERM)
+            Err(REFUSED)
         );
         assert_eq!(
             may_append(&alice, &rec(b"alice"), true, uid_of),
-            Err(Errno::EPERM)
+            Err(REFUSED)
         );
         let root = peer(0, 0, &[]);
         assert_eq!(may_append(&root, &rec(b"bob"), true, uid_of), Ok(()));
