@@ -11,6 +11,7 @@ use util::{
 /// The documented file list of an install with PREFIX=/usr (README).
 const FILES: &[&str] = &[
     "/usr/bin/utmps-run",
+    "/usr/bin/utmps-write",
     "/usr/include/utmps/utmp.h",
     "/usr/include/utmps/utmpx.h",
     "/usr/lib/libutmps.so",
@@ -25,6 +26,7 @@ const FILES: &[&str] = &[
     "/usr/sbin/utmps-utmpd",
     "/usr/sbin/utmps-wtmpd",
     "/usr/share/man/man1/utmps-run.1",
+    "/usr/share/man/man1/utmps-write.1",
     "/usr/share/man/man3/libutmps.3",
     "/usr/share/man/man8/utmps-utmpd.8",
     "/usr/share/man/man8/utmps-wtmpd.8",
@@ -123,7 +125,7 @@ fn the_preload_step_is_idempotent_undone_exactly_and_refuses_a_broken_library() 
 
     // A library that does not load is never preloaded.
     let broken = TempDir::new("broken");
-    for f in ["utmps-utmpd", "utmps-wtmpd"] {
+    for f in ["utmps-utmpd", "utmps-wtmpd", "utmps-write"] {
         std::fs::copy(target_dir().join(f), broken.path().join(f)).unwrap();
     }
     std::fs::write(broken.path().join("libutmps.so"), b"\x7fELF not really").unwrap();

@@ -26,3 +26,4 @@ mod rotation;
 mod security;
 mod symbols;
 mod utempter;
+mod write;

@@ -1,5 +1,6 @@
 //! The daemons: one client per process on stdin/stdout (UCSPI/inetd model),
-//! started by a superserver or by their own `--listen`.
+//! started by a superserver or by their own `--listen`; and utmps-write,
+//! the command-line client ([`write`], [`client`]).
 //!
 //! Unsafe code is denied everywhere but [`sys`], the one module that calls
 //! the C library for what std does not offer (peer credentials, fork,
@@ -7,6 +8,7 @@
 #![deny(unsafe_code)]
 
 pub mod args;
+pub mod client;
 pub mod listen;
 pub mod peer;
 pub mod policy;
@@ -14,6 +16,7 @@ pub mod pty;
 pub mod serve;
 pub mod store;
 pub mod sys;
+pub mod write;
 
 use std::process::ExitCode;
 

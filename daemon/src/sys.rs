@@ -147,6 +147,63 @@ pub fn wait_fd(fd: RawFd, events: libc::c_short, timeout: Duration) -> io::Resul
     }
 }
 
+/// This process's real uid.
+pub fn real_uid() -> u32 {
+    // SAFETY: getuid cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// Connects a stream socket to the Unix socket at `path` (utmps-write's
+/// client). A listener whose backlog is full answers a non-blocking
+/// connect with `EAGAIN`; that is retried every 10 ms until `deadline`
+/// (`ETIMEDOUT`), so no connect outlives it. The stream returned blocks.
+pub fn connect_unix(
+    path: &std::path::Path,
+    deadline: Option<std::time::Instant>,
+) -> io::Result<std::os::unix::net::UnixStream> {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: all-zero is a valid sockaddr_un.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.len() >= addr.sun_path.len() || bytes.contains(&0) {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    for (dst, &b) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = b as libc::c_char;
+    }
+    let flags = libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+    // SAFETY: socket takes no pointers; the descriptor it returns is ours.
+    let fd = unsafe { OwnedFd::from_raw_fd(cvt(libc::socket(libc::AF_UNIX, flags, 0))?) };
+    loop {
+        // SAFETY: `addr` is a live, initialised sockaddr_un of the size given.
+        let ret = unsafe {
+            libc::connect(
+                fd.as_raw_fd(),
+                (&addr as *const libc::sockaddr_un).cast(),
+                std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+            )
+        };
+        if ret == 0 {
+            break;
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINTR) => {}
+            Some(libc::EAGAIN) => {
+                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    return Err(io::Error::from_raw_os_error(libc::ETIMEDOUT));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            _ => return Err(err),
+        }
+    }
+    let stream = std::os::unix::net::UnixStream::from(fd);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
 /// Tries, without waiting, to take a POSIX record lock on the whole of
 /// `file` (`F_WRLCK` or `F_RDLCK`), as glibc's utmp functions do, so that
 /// readers and writers that bypass the daemons still see whole records.
