@@ -23,20 +23,28 @@ const FILES: &[&str] = &[
     "/usr/lib/systemd/system/utmps-wtmpd.socket",
     "/usr/lib/systemd/system/utmps-wtmpd@.service",
     "/usr/lib/tmpfiles.d/utmps.conf",
+    "/usr/sbin/utmps-boot",
     "/usr/sbin/utmps-utmpd",
     "/usr/sbin/utmps-wtmpd",
     "/usr/share/man/man1/utmps-run.1",
     "/usr/share/man/man1/utmps-write.1",
     "/usr/share/man/man3/libutmps.3",
+    "/usr/share/man/man8/utmps-boot.8",
     "/usr/share/man/man8/utmps-utmpd.8",
     "/usr/share/man/man8/utmps-wtmpd.8",
     "/usr/share/utmps/MANIFEST",
+    "/usr/share/utmps/services/openrc/utmps-boot",
     "/usr/share/utmps/services/openrc/utmps-btmpd",
     "/usr/share/utmps/services/openrc/utmps-utmpd",
     "/usr/share/utmps/services/openrc/utmps-wtmpd",
     "/usr/share/utmps/services/runit/utmps-btmpd/run",
     "/usr/share/utmps/services/runit/utmps-utmpd/run",
     "/usr/share/utmps/services/runit/utmps-wtmpd/run",
+    "/usr/share/utmps/services/s6-rc/utmps-boot/dependencies.d/utmps-utmpd",
+    "/usr/share/utmps/services/s6-rc/utmps-boot/dependencies.d/utmps-wtmpd",
+    "/usr/share/utmps/services/s6-rc/utmps-boot/down",
+    "/usr/share/utmps/services/s6-rc/utmps-boot/type",
+    "/usr/share/utmps/services/s6-rc/utmps-boot/up",
     "/usr/share/utmps/services/s6-rc/utmps-btmpd/run",
     "/usr/share/utmps/services/s6-rc/utmps-btmpd/type",
     "/usr/share/utmps/services/s6-rc/utmps-utmpd/run",
@@ -305,7 +313,7 @@ fn programs_built_against_the_headers_link_with_lutmps() {
 }
 
 /// Makes sure the `utmp` system user the shipped services run as exists.
-fn ensure_utmp_user() {
+pub(crate) fn ensure_utmp_user() {
     // Tests run in parallel; useradd must run once.
     static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _once = ONCE.lock().unwrap_or_else(|e| e.into_inner());
@@ -341,7 +349,7 @@ fn ensure_utmp_user() {
 /// Runs `body` (sh) in a private mount namespace where /run is a fresh
 /// tmpfs and /var/log is `log`: the shipped services use their real paths
 /// there and never touch the machine's.
-fn in_namespace(log: &Path, services: &Path, body: &str) -> util::Output {
+pub(crate) fn in_namespace(log: &Path, services: &Path, body: &str) -> util::Output {
     let prelude = r#"
 set -eu
 mount -t tmpfs tmpfs /run
@@ -350,6 +358,7 @@ pids=
 cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 wait_sock() { i=0; while [ ! -S "$1" ]; do i=$((i+1)); [ $i -lt 500 ] || { echo "no $1" >&2; exit 1; }; sleep 0.01; done; }
+wait_log() { i=0; until grep -q "$2" "$1" 2>/dev/null; do i=$((i+1)); [ $i -lt 3000 ] || { echo "no '$2' in $1:" >&2; cat "$1" >&2; exit 1; }; sleep 0.01; done; }
 "#;
     Run::new("unshare")
         .args(["-m", "sh", "-c", &format!("{prelude}{body}")])
@@ -361,11 +370,14 @@ wait_sock() { i=0; while [ ! -S "$1" ]; do i=$((i+1)); [ $i -lt 500 ] || { echo 
         .run()
 }
 
-/// The shipped service definitions with @SBINDIR@ pointing at the build.
-fn services() -> TempDir {
+/// The shipped service definitions, installed with PREFIX=DIR/usr (no
+/// DESTDIR), so the paths in them name the installed programs.
+pub(crate) fn services() -> TempDir {
     let dest = TempDir::new("svc");
-    script("install", dest.path())
-        .env("SBINDIR", target_dir())
+    Run::new(repo().join("scripts/install"))
+        .env("DESTDIR", "")
+        .env("PREFIX", dest.path().join("usr"))
+        .env("BUILDDIR", target_dir())
         .run()
         .ok();
     dest
@@ -445,10 +457,12 @@ fn the_shipped_s6_services_run_under_s6_ipcserver() {
 install -o utmp -g utmp -m 0644 /dev/null /var/log/wtmp
 install -m 0600 /dev/null /var/log/btmp
 for d in utmpd wtmpd btmpd; do
-    sh "$SERVICES/usr/share/utmps/services/s6/utmps-$d/run" >/dev/null 2>&1 &
+    sh "$SERVICES/usr/share/utmps/services/s6/utmps-$d/run" >"/run/$d.log" 2>&1 &
     pids="$pids $!"
 done
 for d in utmpd wtmpd btmpd; do wait_sock /run/utmps/.$d-socket; done
+# The boot records the wtmpd service has written (tests/boot.rs).
+wait_log /run/wtmpd.log "utmps-boot: boot"
 "#;
     let o = in_namespace(log.path(), svc.path(), &format!("{body}{CLIENT_CHECKS}"));
     check_client_output(&o, "s6");
@@ -499,7 +513,7 @@ fn svc_dir_with_units() -> TempDir {
 /// functions, and `start` / `stop` as openrc-run runs them: `start_pre`,
 /// then the script's own `start`, or else its `command` with
 /// `command_args` in `directory` as `command_user`, in the background.
-const OPENRC_RUN: &str = r#"
+pub(crate) const OPENRC_RUN: &str = r#"
 ebegin() { :; }
 eend() { return "${1:-0}"; }
 einfo() { echo "$*"; }
@@ -563,12 +577,21 @@ for d in utmpd wtmpd btmpd; do wait_sock /run/utmps/.$d-socket; done
 
 /// runit's chpst, for the one form our run scripts use: `-u user:group`
 /// (uid, gid, and the group as the only supplementary group).
-const CHPST: &str = r#"#!/bin/sh
+pub(crate) const CHPST: &str = r#"#!/bin/sh
 [ "$1" = -u ] || { echo "chpst stand-in: $1?" >&2; exit 100; }
 u=${2%%:*} g=${2#*:}
 shift 2
 exec setpriv --reuid="$u" --regid="$g" --groups="$g" "$@"
 "#;
+
+/// A directory with the chpst stand-in, for PATH.
+pub(crate) fn chpst_dir() -> TempDir {
+    let bin = TempDir::new("chpst");
+    let chpst = bin.path().join("chpst");
+    std::fs::write(&chpst, CHPST).unwrap();
+    std::fs::set_permissions(&chpst, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    bin
+}
 
 #[test]
 fn the_shipped_runit_services_run_with_a_chpst_stand_in() {
@@ -576,10 +599,7 @@ fn the_shipped_runit_services_run_with_a_chpst_stand_in() {
     ensure_user("utmpstest1");
     let svc = services();
     let log = TempDir::new("runitlog");
-    let bin = TempDir::new("chpst");
-    let chpst = bin.path().join("chpst");
-    std::fs::write(&chpst, CHPST).unwrap();
-    std::fs::set_permissions(&chpst, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let bin = chpst_dir();
     // Logs as an earlier utmps-rs left them: utmp's.
     let body = format!(
         r#"
@@ -588,10 +608,11 @@ install -o utmp -g utmp -m 0644 /dev/null /var/log/wtmp
 install -o utmp -g utmp -m 0600 /dev/null /var/log/btmp
 for d in utmpd wtmpd btmpd; do
     # runsv runs ./run in the service directory.
-    (cd "$SERVICES/usr/share/utmps/services/runit/utmps-$d" && exec ./run) >/dev/null 2>&1 &
+    (cd "$SERVICES/usr/share/utmps/services/runit/utmps-$d" && exec ./run) >"/run/$d.log" 2>&1 &
     pids="$pids $!"
 done
 for d in utmpd wtmpd btmpd; do wait_sock /run/utmps/.$d-socket; done
+wait_log /run/wtmpd.log "utmps-boot: boot"
 "#,
         bin.path().display()
     );

@@ -12,6 +12,7 @@ static ISOLATE: extern "C" fn() = {
     isolate
 };
 
+mod boot;
 mod deploy;
 mod differential;
 mod e2e;
