@@ -11,6 +11,7 @@ use util::{
 /// The documented file list of an install with PREFIX=/usr (README).
 const FILES: &[&str] = &[
     "/usr/bin/utmps-run",
+    "/usr/bin/utmps-write",
     "/usr/include/utmps/utmp.h",
     "/usr/include/utmps/utmpx.h",
     "/usr/lib/libutmps.so",
@@ -22,19 +23,28 @@ const FILES: &[&str] = &[
     "/usr/lib/systemd/system/utmps-wtmpd.socket",
     "/usr/lib/systemd/system/utmps-wtmpd@.service",
     "/usr/lib/tmpfiles.d/utmps.conf",
+    "/usr/sbin/utmps-boot",
     "/usr/sbin/utmps-utmpd",
     "/usr/sbin/utmps-wtmpd",
     "/usr/share/man/man1/utmps-run.1",
+    "/usr/share/man/man1/utmps-write.1",
     "/usr/share/man/man3/libutmps.3",
+    "/usr/share/man/man8/utmps-boot.8",
     "/usr/share/man/man8/utmps-utmpd.8",
     "/usr/share/man/man8/utmps-wtmpd.8",
     "/usr/share/utmps/MANIFEST",
+    "/usr/share/utmps/services/openrc/utmps-boot",
     "/usr/share/utmps/services/openrc/utmps-btmpd",
     "/usr/share/utmps/services/openrc/utmps-utmpd",
     "/usr/share/utmps/services/openrc/utmps-wtmpd",
     "/usr/share/utmps/services/runit/utmps-btmpd/run",
     "/usr/share/utmps/services/runit/utmps-utmpd/run",
     "/usr/share/utmps/services/runit/utmps-wtmpd/run",
+    "/usr/share/utmps/services/s6-rc/utmps-boot/dependencies.d/utmps-utmpd",
+    "/usr/share/utmps/services/s6-rc/utmps-boot/dependencies.d/utmps-wtmpd",
+    "/usr/share/utmps/services/s6-rc/utmps-boot/down",
+    "/usr/share/utmps/services/s6-rc/utmps-boot/type",
+    "/usr/share/utmps/services/s6-rc/utmps-boot/up",
     "/usr/share/utmps/services/s6-rc/utmps-btmpd/run",
     "/usr/share/utmps/services/s6-rc/utmps-btmpd/type",
     "/usr/share/utmps/services/s6-rc/utmps-utmpd/run",
@@ -123,7 +133,7 @@ fn the_preload_step_is_idempotent_undone_exactly_and_refuses_a_broken_library() 
 
     // A library that does not load is never preloaded.
     let broken = TempDir::new("broken");
-    for f in ["utmps-utmpd", "utmps-wtmpd"] {
+    for f in ["utmps-utmpd", "utmps-wtmpd", "utmps-write"] {
         std::fs::copy(target_dir().join(f), broken.path().join(f)).unwrap();
     }
     std::fs::write(broken.path().join("libutmps.so"), b"\x7fELF not really").unwrap();
@@ -146,6 +156,9 @@ fn live_steps_create_the_utmp_user_in_the_target_root_only() {
     }
     let real_passwd = std::fs::read("/etc/passwd").unwrap();
     let real_group = std::fs::read("/etc/group").unwrap();
+    // A root-owned wtmp of another mode is there already; btmp is not.
+    std::fs::create_dir_all(dest.path().join("var/log")).unwrap();
+    std::fs::write(dest.path().join("var/log/wtmp"), [7u8; 384]).unwrap();
     script("install", dest.path()).args(["--live"]).run().ok();
     let passwd = std::fs::read_to_string(dest.path().join("etc/passwd")).unwrap();
     let user = passwd
@@ -164,6 +177,27 @@ fn live_steps_create_the_utmp_user_in_the_target_root_only() {
         std::fs::read("/etc/group").unwrap(),
         real_group,
         "the real /etc/group changed"
+    );
+    // The logs: root:utmp 0664 and 0660 (utmp of the target root), the
+    // existing wtmp's content kept.
+    let group = std::fs::read_to_string(dest.path().join("etc/group")).unwrap();
+    let gid: u32 = group
+        .lines()
+        .find_map(|l| l.strip_prefix("utmp:"))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|g| g.parse().ok())
+        .expect("utmp group");
+    for (log, mode) in [("wtmp", 0o664), ("btmp", 0o660)] {
+        let m = std::fs::metadata(dest.path().join("var/log").join(log)).unwrap();
+        assert_eq!(
+            (m.uid(), m.gid(), m.mode() & 0o7777),
+            (0, gid, mode),
+            "{log}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(dest.path().join("var/log/wtmp")).unwrap(),
+        [7u8; 384]
     );
     // Idempotent.
     script("install", dest.path()).args(["--live"]).run().ok();
@@ -279,7 +313,10 @@ fn programs_built_against_the_headers_link_with_lutmps() {
 }
 
 /// Makes sure the `utmp` system user the shipped services run as exists.
-fn ensure_utmp_user() {
+pub(crate) fn ensure_utmp_user() {
+    // Tests run in parallel; useradd must run once.
+    static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _once = ONCE.lock().unwrap_or_else(|e| e.into_inner());
     if Command::new("id")
         .arg("utmp")
         .output()
@@ -312,7 +349,7 @@ fn ensure_utmp_user() {
 /// Runs `body` (sh) in a private mount namespace where /run is a fresh
 /// tmpfs and /var/log is `log`: the shipped services use their real paths
 /// there and never touch the machine's.
-fn in_namespace(log: &Path, services: &Path, body: &str) -> util::Output {
+pub(crate) fn in_namespace(log: &Path, services: &Path, body: &str) -> util::Output {
     let prelude = r#"
 set -eu
 mount -t tmpfs tmpfs /run
@@ -321,6 +358,7 @@ pids=
 cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 wait_sock() { i=0; while [ ! -S "$1" ]; do i=$((i+1)); [ $i -lt 500 ] || { echo "no $1" >&2; exit 1; }; sleep 0.01; done; }
+wait_log() { i=0; until grep -q "$2" "$1" 2>/dev/null; do i=$((i+1)); [ $i -lt 3000 ] || { echo "no '$2' in $1:" >&2; cat "$1" >&2; exit 1; }; sleep 0.01; done; }
 "#;
     Run::new("unshare")
         .args(["-m", "sh", "-c", &format!("{prelude}{body}")])
@@ -332,11 +370,14 @@ wait_sock() { i=0; while [ ! -S "$1" ]; do i=$((i+1)); [ $i -lt 500 ] || { echo 
         .run()
 }
 
-/// The shipped service definitions with @SBINDIR@ pointing at the build.
-fn services() -> TempDir {
+/// The shipped service definitions, installed with PREFIX=DIR/usr (no
+/// DESTDIR), so the paths in them name the installed programs.
+pub(crate) fn services() -> TempDir {
     let dest = TempDir::new("svc");
-    script("install", dest.path())
-        .env("SBINDIR", target_dir())
+    Run::new(repo().join("scripts/install"))
+        .env("DESTDIR", "")
+        .env("PREFIX", dest.path().join("usr"))
+        .env("BUILDDIR", target_dir())
         .run()
         .ok();
     dest
@@ -354,30 +395,50 @@ ls -ln /run/utmps/utmp /var/log/wtmp /var/log/btmp
 
 fn check_client_output(o: &util::Output, how: &str) {
     let out = o.ok();
+    let id = |flag: &str| {
+        let o = Command::new("id").args([flag, "utmp"]).output().unwrap();
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
     assert_eq!(out.lines().filter(|l| *l == "ok").count(), 3, "{how}: {o}");
     assert!(
-        out.contains("err 1"),
+        out.contains("err 13"),
         "{how}: a user's write must be refused: {o}"
     );
     assert!(out.contains("7 root pts/61 61 1 ns.example"), "{how}: {o}");
-    let utmp_uid = String::from_utf8(
-        Command::new("id")
-            .args(["-u", "utmp"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    for f in ["/run/utmps/utmp", "/var/log/wtmp", "/var/log/btmp"] {
+    // utmp is the daemons' own; the logs are root:utmp, as distributions
+    // ship them, and the daemons (user and group utmp) wrote them through
+    // the group.
+    let (uid, gid) = (id("-u"), id("-g"));
+    for (f, mode, owner) in [
+        ("/run/utmps/utmp", "-rw-r--r--", uid.as_str()),
+        ("/var/log/wtmp", "-rw-rw-r--", "0"),
+        ("/var/log/btmp", "-rw-rw----", "0"),
+    ] {
         let l = lines_with(out, f);
+        let fields: Vec<&str> = l
+            .first()
+            .map(|l| l.split_whitespace().collect())
+            .unwrap_or_default();
         assert!(
-            l.len() == 1 && l[0].split_whitespace().nth(2) == Some(utmp_uid.trim()),
-            "{how}: {f} owned by utmp: {o}"
+            l.len() == 1
+                && fields[0] == mode
+                && fields[2] == owner
+                && (owner != "0" || fields[3] == gid),
+            "{how}: {f} {mode} {owner}: {o}"
         );
     }
 }
 
+/// sshd's check before it writes a failed login to btmp itself
+/// (loginrec.c): owned by root, nothing for others, no group execute.
+fn sshd_would_write(btmp: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(btmp).unwrap();
+    m.uid() == 0 && m.mode() & 0o017 == 0
+}
+
 fn check_logs(log: &Path) {
+    assert!(sshd_would_write(&log.join("btmp")));
     let dump = Run::new("utmpdump").args([log.join("wtmp")]).run();
     assert_eq!(lines_with(dump.ok(), "pts/61").len(), 1, "{dump}");
     let dump = Run::new("utmpdump").args([log.join("btmp")]).run();
@@ -390,12 +451,18 @@ fn the_shipped_s6_services_run_under_s6_ipcserver() {
     ensure_user("utmpstest1");
     let svc = services();
     let log = TempDir::new("s6log");
+    // Logs as an earlier utmps-rs left them (utmp's) and as a distribution
+    // may (root's, another mode): both end root:utmp.
     let body = r#"
+install -o utmp -g utmp -m 0644 /dev/null /var/log/wtmp
+install -m 0600 /dev/null /var/log/btmp
 for d in utmpd wtmpd btmpd; do
-    sh "$SERVICES/usr/share/utmps/services/s6/utmps-$d/run" >/dev/null 2>&1 &
+    sh "$SERVICES/usr/share/utmps/services/s6/utmps-$d/run" >"/run/$d.log" 2>&1 &
     pids="$pids $!"
 done
 for d in utmpd wtmpd btmpd; do wait_sock /run/utmps/.$d-socket; done
+# The boot records the wtmpd service has written (tests/boot.rs).
+wait_log /run/wtmpd.log "utmps-boot: boot"
 "#;
     let o = in_namespace(log.path(), svc.path(), &format!("{body}{CLIENT_CHECKS}"));
     check_client_output(&o, "s6");
@@ -439,4 +506,117 @@ fn svc_dir_with_units() -> TempDir {
         .join(PathBuf::from("usr/lib/systemd/system/utmps-utmpd.socket"))
         .exists());
     svc
+}
+
+/// What OpenRC's openrc-run does for our scripts, in sh (OpenRC itself is
+/// not packaged for this Debian without replacing its init): its helper
+/// functions, and `start` / `stop` as openrc-run runs them: `start_pre`,
+/// then the script's own `start`, or else its `command` with
+/// `command_args` in `directory` as `command_user`, in the background.
+pub(crate) const OPENRC_RUN: &str = r#"
+ebegin() { :; }
+eend() { return "${1:-0}"; }
+einfo() { echo "$*"; }
+ewarn() { echo "$*" >&2; }
+eerror() { echo "$*" >&2; }
+checkpath() {
+    kind= owner= mode=
+    while [ $# -gt 1 ]; do
+        case $1 in
+            -d) kind=d ;; -f) kind=f ;;
+            -o) owner=$2; shift ;; -m) mode=$2; shift ;;
+            *) echo "checkpath stand-in: $1?" >&2; return 1 ;;
+        esac
+        shift
+    done
+    if [ ! -e "$1" ]; then
+        if [ "$kind" = d ]; then mkdir -p "$1"; else : > "$1"; fi
+    fi
+    if [ -n "$owner" ]; then chown "$owner" "$1"; fi
+    if [ -n "$mode" ]; then chmod "$mode" "$1"; fi
+}
+is_function() { [ "$(type "$1" 2>/dev/null | head -n 1)" = "$1 is a shell function" ]; }
+# openrc_run SCRIPT start|stop: prints the pid of a started daemon.
+openrc_run() (
+    . "$1"
+    case $2 in
+    start)
+        if is_function start_pre; then start_pre >&2; fi
+        if is_function start; then start >&2; exit; fi
+        cd "${directory:-/}"
+        setpriv --reuid="${command_user%:*}" --regid="${command_user#*:}" --init-groups \
+            $command $command_args >/dev/null 2>&1 &
+        echo $!
+        ;;
+    stop)
+        if is_function stop; then stop >&2; fi
+        ;;
+    esac
+)
+"#;
+
+#[test]
+fn the_shipped_openrc_scripts_run_with_an_openrc_run_stand_in() {
+    ensure_utmp_user();
+    ensure_user("utmpstest1");
+    let svc = services();
+    let log = TempDir::new("rclog");
+    let body = format!(
+        r#"{OPENRC_RUN}
+install -m 0644 /dev/null /var/log/wtmp
+for d in utmpd wtmpd btmpd; do
+    pids="$pids $(openrc_run "$SERVICES/usr/share/utmps/services/openrc/utmps-$d" start)"
+done
+for d in utmpd wtmpd btmpd; do wait_sock /run/utmps/.$d-socket; done
+"#
+    );
+    let o = in_namespace(log.path(), svc.path(), &format!("{body}{CLIENT_CHECKS}"));
+    check_client_output(&o, "openrc");
+    check_logs(log.path());
+}
+
+/// runit's chpst, for the one form our run scripts use: `-u user:group`
+/// (uid, gid, and the group as the only supplementary group).
+pub(crate) const CHPST: &str = r#"#!/bin/sh
+[ "$1" = -u ] || { echo "chpst stand-in: $1?" >&2; exit 100; }
+u=${2%%:*} g=${2#*:}
+shift 2
+exec setpriv --reuid="$u" --regid="$g" --groups="$g" "$@"
+"#;
+
+/// A directory with the chpst stand-in, for PATH.
+pub(crate) fn chpst_dir() -> TempDir {
+    let bin = TempDir::new("chpst");
+    let chpst = bin.path().join("chpst");
+    std::fs::write(&chpst, CHPST).unwrap();
+    std::fs::set_permissions(&chpst, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    bin
+}
+
+#[test]
+fn the_shipped_runit_services_run_with_a_chpst_stand_in() {
+    ensure_utmp_user();
+    ensure_user("utmpstest1");
+    let svc = services();
+    let log = TempDir::new("runitlog");
+    let bin = chpst_dir();
+    // Logs as an earlier utmps-rs left them: utmp's.
+    let body = format!(
+        r#"
+export PATH="{}:$PATH"
+install -o utmp -g utmp -m 0644 /dev/null /var/log/wtmp
+install -o utmp -g utmp -m 0600 /dev/null /var/log/btmp
+for d in utmpd wtmpd btmpd; do
+    # runsv runs ./run in the service directory.
+    (cd "$SERVICES/usr/share/utmps/services/runit/utmps-$d" && exec ./run) >"/run/$d.log" 2>&1 &
+    pids="$pids $!"
+done
+for d in utmpd wtmpd btmpd; do wait_sock /run/utmps/.$d-socket; done
+wait_log /run/wtmpd.log "utmps-boot: boot"
+"#,
+        bin.path().display()
+    );
+    let o = in_namespace(log.path(), svc.path(), &format!("{body}{CLIENT_CHECKS}"));
+    check_client_output(&o, "runit");
+    check_logs(log.path());
 }

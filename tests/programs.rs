@@ -233,3 +233,27 @@ fn history_reads_through_the_shim_and_direct_readers_agree() {
         .run();
     assert!(o.ok().starts_with("get ok"), "{o}");
 }
+
+#[test]
+fn lslogins_run_by_an_ordinary_user_skips_the_unreadable_btmp() {
+    // util-linux lslogins reads wtmp and btmp with utmpxname + getutxent
+    // and aborts on any failure but EACCES, which is what glibc's own
+    // open() of a root:utmp 0660 btmp gives an ordinary user.
+    ensure_user(USER);
+    let d = Daemons::start();
+    let o = d
+        .cmd(c_program("utmpctl", Cc::Gnu))
+        .args(["wtmp", "/var/log/btmp", "6", USER, "pts/9", "9", "9"])
+        .run();
+    assert_eq!(o.ok().trim(), "ok");
+    let user = d
+        .cmd("lslogins")
+        .args(["--failed", "--output=USER,FAILED-LOGIN"])
+        .user(USER)
+        .run();
+    assert!(user.status.success(), "{user}");
+    assert!(user.stdout.contains(USER), "{user}");
+    // (Root's lslogins is not run here: util-linux 2.38 sizes its buffer
+    // from a stat() of the path, and /var/log/btmp in the test namespace
+    // is not the daemon's file.)
+}

@@ -13,6 +13,7 @@ static ISOLATE: extern "C" fn() = {
 };
 
 mod admission;
+mod boot;
 mod deploy;
 mod differential;
 mod e2e;
@@ -24,6 +25,8 @@ mod isolation;
 mod launch;
 mod matrix;
 mod programs;
+mod rotation;
 mod security;
 mod symbols;
 mod utempter;
+mod write;

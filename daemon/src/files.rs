@@ -147,12 +147,6 @@ pub fn check_records(st: &rfs::Stat, audience: Audience, me: Me) -> Result<(), S
             st.st_uid, me.uid
         ));
     }
-    if mode & 0o020 != 0 && st.st_gid != 0 && st.st_gid != me.gid {
-        return Err(format!(
-            "writable by group {}, neither root's nor the daemon's (gid {})",
-            st.st_gid, me.gid
-        ));
-    }
     let forbidden = audience.forbidden_for_others();
     if mode & forbidden != 0 {
         let why = match audience {
@@ -323,8 +317,8 @@ mod tests {
         );
         assert!(ok(st(50, 43, 0o644)));
         assert!(!ok(st(1000, 43, 0o644)), "a user's own file");
-        assert!(!ok(st(0, 100, 0o664)), "writable by a foreign group");
-        assert!(ok(st(0, 100, 0o644)));
+        assert!(ok(st(0, 100, 0o664)), "whatever the daemon's own group");
+        assert!(!ok(st(0, 100, 0o666)), "writable by others");
         assert!(check_lock(&st(50, 43, 0o600), me).is_ok());
         assert!(check_lock(&st(0, 43, 0o600), me).is_err());
     }

@@ -1,5 +1,6 @@
 //! The daemons: one client per process on stdin/stdout (UCSPI/inetd model),
-//! started by a superserver or by their own `--listen`.
+//! started by a superserver or by their own `--listen`; and utmps-write,
+//! the command-line client ([`write`], [`client`]).
 //!
 //! System calls go through rustix (typed descriptors and errnos). Unsafe
 //! code is denied everywhere but [`sys`], the one module that calls the C
@@ -10,6 +11,7 @@
 pub mod admission;
 pub mod args;
 pub mod budget;
+pub mod client;
 pub mod files;
 pub mod listen;
 pub mod lock;
@@ -19,6 +21,7 @@ pub mod pty;
 pub mod serve;
 pub mod store;
 pub mod sys;
+pub mod write;
 
 use std::process::ExitCode;
 

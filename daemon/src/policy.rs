@@ -8,6 +8,13 @@
 use crate::peer::Peer;
 use proto::{Errno, Kind, Record};
 
+/// The errno of a refusal: what glibc's own `open()` of the file gives a
+/// program its mode shuts out (utmp and wtmp `root:utmp 0664`, btmp
+/// `root:utmp 0660`), so programs that tell failures apart keep working:
+/// util-linux `lslogins` run by an ordinary user skips an unreadable btmp
+/// on `EACCES` and aborts on anything else.
+pub const REFUSED: Errno = Errno::EACCES;
+
 /// The daemon's own identity, against which writers are checked.
 #[derive(Clone, Copy, Debug)]
 pub struct Daemon {
@@ -28,7 +35,7 @@ pub fn may_write_utmp(peer: &Peer, daemon: Daemon) -> Result<(), Errno> {
     if is_privileged(peer, daemon) {
         Ok(())
     } else {
-        Err(Errno::EACCES)
+        Err(REFUSED)
     }
 }
 
@@ -36,7 +43,7 @@ pub fn may_write_utmp(peer: &Peer, daemon: Daemon) -> Result<(), Errno> {
 /// logins name users and hosts that attack them, and mistyped passwords.
 pub fn may_read(peer: &Peer, root_only: bool) -> Result<(), Errno> {
     if root_only && peer.uid != 0 {
-        Err(Errno::EACCES)
+        Err(REFUSED)
     } else {
         Ok(())
     }
@@ -65,7 +72,7 @@ pub fn may_rewrite_log(peer: &Peer) -> Result<(), Errno> {
     if peer.uid == 0 {
         Ok(())
     } else {
-        Err(Errno::EACCES)
+        Err(REFUSED)
     }
 }
 
@@ -102,7 +109,7 @@ pub fn admit_append(
         return Ok(*record);
     }
     if root_only {
-        return Err(Errno::EACCES);
+        return Err(REFUSED);
     }
     check_text(record)?;
     let user = record.user_str();
@@ -114,7 +121,7 @@ pub fn admit_append(
     };
     let line = record.line_str();
     if !ok || !is_plain_line(line) || facts.tty_owner(line) != Some(peer.uid) {
-        return Err(Errno::EACCES);
+        return Err(REFUSED);
     }
     let mut out = *record;
     (out.tv_sec, out.tv_usec) = facts.now();

@@ -543,7 +543,11 @@ impl Session {
     fn append(&mut self, record: &Record, watch: &dyn Watch) -> Result<(), Errno> {
         let record = policy::admit_append(&self.peer, self.me, record, self.root_only, &System)?;
         let payer = self.payer;
-        self.store()?.append(watch, &record, payer)
+        let store = self.store()?;
+        // A kept connection outlives a log rotation: append to the file
+        // the path names now.
+        store.follow_rename()?;
+        store.append(watch, &record, payer)
     }
 }
 

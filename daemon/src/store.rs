@@ -17,13 +17,16 @@ use rustix::fs::{fcntl_lock, FlockOperation as Op};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// An open record file and its lock.
 pub struct Store {
     file: File,
     lock: Lock,
     layout: Layout,
+    audience: Audience,
+    /// The paths the store was opened from, for [`Store::follow_rename`].
+    paths: (PathBuf, PathBuf),
 }
 
 /// The errno of an I/O error.
@@ -57,7 +60,30 @@ impl Store {
             file: files::open_records(file, audience, me)?,
             lock: Lock::new(files::open_lock(lock, me)?),
             layout,
+            audience,
+            paths: (file.to_path_buf(), lock.to_path_buf()),
         })
+    }
+
+    /// Log rotation: `logrotate` renames wtmp (and, with `create`, puts a
+    /// new empty file in its place) while a client keeps its connection
+    /// for appends (`A`), and this process keeps the renamed file open.
+    /// Before an append, check that the path still names the open file
+    /// (an `lstat` of the path against an `fstat` of the file, same device
+    /// and inode); if it does not, reopen the path through [`Store::open`],
+    /// with every check a fresh connection gets. Two system calls per
+    /// append, next to its `fdatasync`.
+    pub fn follow_rename(&mut self) -> Result<(), Errno> {
+        let errno = |e: rustix::io::Errno| Errno(e.raw_os_error());
+        let open = rustix::fs::fstat(&self.file).map_err(errno)?;
+        let same = rustix::fs::lstat(&self.paths.0)
+            .is_ok_and(|now| (now.st_dev, now.st_ino) == (open.st_dev, open.st_ino));
+        if !same {
+            let (file, lock) = &self.paths;
+            *self =
+                Store::open(file, lock, self.layout, self.audience).map_err(|e| errno_of(&e))?;
+        }
+        Ok(())
     }
 
     /// Runs `f` on the table; every chunk it reads is read under the
@@ -258,6 +284,33 @@ mod tests {
         assert_eq!(found, Some(rec(b"t77")));
         assert_eq!(c.pos, 78);
         assert_eq!(std::fs::metadata(d.join("utmp")).unwrap().len(), 40_000);
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn appends_follow_a_renamed_file_to_the_new_one() {
+        let d = tmp("rename");
+        let f = d.join("wtmp");
+        let mut s = open(&d, "wtmp", Layout::Glibc);
+        s.follow_rename().unwrap();
+        s.append(&Patient, &rec(b"tty1"), Payer::Privileged)
+            .unwrap();
+        // logrotate: rename, then (with `create`) a new empty file.
+        std::fs::rename(&f, d.join("wtmp.1")).unwrap();
+        std::fs::write(&f, b"").unwrap();
+        s.follow_rename().unwrap();
+        s.append(&Patient, &rec(b"tty2"), Payer::Privileged)
+            .unwrap();
+        assert_eq!(std::fs::metadata(d.join("wtmp.1")).unwrap().len(), 384);
+        let got = s.read(&Patient, |t| read_run(t, 0, 10)).unwrap();
+        assert_eq!(got, [rec(b"tty2")]);
+        // Without `create`: the path is missing and is opened anew.
+        std::fs::rename(&f, d.join("wtmp.2")).unwrap();
+        s.follow_rename().unwrap();
+        s.append(&Patient, &rec(b"tty3"), Payer::Privileged)
+            .unwrap();
+        assert_eq!(std::fs::metadata(&f).unwrap().len(), 384);
+        assert_eq!(std::fs::metadata(d.join("wtmp.2")).unwrap().len(), 384);
         std::fs::remove_dir_all(d).unwrap();
     }
 

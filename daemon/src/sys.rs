@@ -57,6 +57,11 @@ pub fn effective_ids() -> (u32, u32) {
     )
 }
 
+/// This process's real uid.
+pub fn real_uid() -> u32 {
+    rustix::process::getuid().as_raw()
+}
+
 /// This process's pid.
 pub fn getpid() -> i32 {
     rustix::process::getpid().as_raw_nonzero().get()

@@ -183,7 +183,8 @@ pub(crate) unsafe extern "C" fn getutxline(ut: *const utmpx) -> *mut utmpx {
 
 /// `pututxline(ut)` — write `ut` over the entry `getutxid` would find, or
 /// append it. Returns a pointer to a copy (POSIX; glibc returns `ut`
-/// itself), NULL with errno (EPERM when the daemon refuses) on failure.
+/// itself), NULL with errno (EACCES when the daemon refuses, as glibc's
+/// `open` of a file the caller may not write) on failure.
 /// After an append errno is ESRCH, as glibc leaves it.
 #[unsafe(no_mangle)]
 pub(crate) unsafe extern "C" fn pututxline(ut: *const utmpx) -> *mut utmpx {

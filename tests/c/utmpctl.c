@@ -7,6 +7,8 @@
  *   utmpctl line LINE                          getutxline
  *   utmpctl wtmp FILE TYPE USER LINE ID PID [HOST [TIME]]
  *                                              updwtmpx (TIME: ut_tv.tv_sec, default now)
+ *   utmpctl appends FILE                       updwtmpx for each line "TYPE USER LINE ID PID"
+ *                                              of stdin, in one process; "ok"/"err ERRNO" each
  *   utmpctl layout                             prints sizeof(struct utmpx)
  *   utmpctl every MS N COMMAND...              COMMAND N times in this process, MS ms apart
  * TYPE is a number (7 = USER_PROCESS, 8 = DEAD_PROCESS, 6 = LOGIN_PROCESS).
@@ -110,6 +112,28 @@ static int run(int argc, char **argv)
             return 1;
         }
         printf("ok\n");
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "appends")) {
+        char buf[512];
+        while (fgets(buf, sizeof buf, stdin)) {
+            char *a[5] = {0};
+            int n = 0;
+            for (char *t = strtok(buf, " \n"); t && n < 5; t = strtok(NULL, " \n"))
+                a[n++] = t;
+            if (n != 5) {
+                printf("bad line\n");
+                return 2;
+            }
+            fill(&u, a);
+            errno = 0;
+            updwtmpx(argv[2], &u);
+            if (errno)
+                printf("err %d\n", errno);
+            else
+                printf("ok\n");
+            fflush(stdout);
+        }
         return 0;
     }
     if (argc == 2 && !strcmp(argv[1], "layout")) {
