@@ -263,6 +263,9 @@ fn systemd_transaction(svc: &Path) -> String {
             "utmps-utmpd.socket",
             "utmps-wtmpd.socket",
             "utmps-btmpd.socket",
+            "utmps-utmpd-priv.socket",
+            "utmps-wtmpd-priv.socket",
+            "utmps-btmpd-priv.socket",
         ])
         .run();
     o.ok();
@@ -302,7 +305,14 @@ fn systemd_listens_before_systemd_update_utmp_without_an_ordering_cycle() {
     let out = systemd_transaction(svc.path());
     assert!(!out.contains("ordering cycle"), "{out}");
     let utmp = unit_dump(&out, "systemd-update-utmp.service");
-    for d in ["utmpd", "wtmpd", "btmpd"] {
+    for d in [
+        "utmpd",
+        "wtmpd",
+        "btmpd",
+        "utmpd-priv",
+        "wtmpd-priv",
+        "btmpd-priv",
+    ] {
         let socket = format!("utmps-{d}.socket");
         assert!(
             out.contains(&format!("Action: {socket} -> start")),

@@ -16,12 +16,15 @@ const FILES: &[&str] = &[
     "/usr/include/utmps/utmpx.h",
     "/usr/lib/libutmps.so",
     "/usr/lib/pkgconfig/utmps.pc",
+    "/usr/lib/systemd/system/utmps-btmpd-priv.socket",
+    "/usr/lib/systemd/system/utmps-btmpd.service",
     "/usr/lib/systemd/system/utmps-btmpd.socket",
-    "/usr/lib/systemd/system/utmps-btmpd@.service",
+    "/usr/lib/systemd/system/utmps-utmpd-priv.socket",
+    "/usr/lib/systemd/system/utmps-utmpd.service",
     "/usr/lib/systemd/system/utmps-utmpd.socket",
-    "/usr/lib/systemd/system/utmps-utmpd@.service",
+    "/usr/lib/systemd/system/utmps-wtmpd-priv.socket",
+    "/usr/lib/systemd/system/utmps-wtmpd.service",
     "/usr/lib/systemd/system/utmps-wtmpd.socket",
-    "/usr/lib/systemd/system/utmps-wtmpd@.service",
     "/usr/lib/tmpfiles.d/utmps.conf",
     "/usr/sbin/utmps-boot",
     "/usr/sbin/utmps-utmpd",
@@ -56,12 +59,15 @@ const FILES: &[&str] = &[
     "/usr/share/utmps/services/s6/utmps-btmpd/run",
     "/usr/share/utmps/services/s6/utmps-utmpd/run",
     "/usr/share/utmps/services/s6/utmps-wtmpd/run",
+    "/usr/share/utmps/services/systemd/utmps-btmpd-priv.socket",
+    "/usr/share/utmps/services/systemd/utmps-btmpd.service",
     "/usr/share/utmps/services/systemd/utmps-btmpd.socket",
-    "/usr/share/utmps/services/systemd/utmps-btmpd@.service",
+    "/usr/share/utmps/services/systemd/utmps-utmpd-priv.socket",
+    "/usr/share/utmps/services/systemd/utmps-utmpd.service",
     "/usr/share/utmps/services/systemd/utmps-utmpd.socket",
-    "/usr/share/utmps/services/systemd/utmps-utmpd@.service",
+    "/usr/share/utmps/services/systemd/utmps-wtmpd-priv.socket",
+    "/usr/share/utmps/services/systemd/utmps-wtmpd.service",
     "/usr/share/utmps/services/systemd/utmps-wtmpd.socket",
-    "/usr/share/utmps/services/systemd/utmps-wtmpd@.service",
     "/usr/share/utmps/services/systemd/utmps.conf",
 ];
 
@@ -95,10 +101,13 @@ fn install_gives_the_documented_files_and_uninstall_takes_them_back() {
     // Paths were substituted.
     let unit = std::fs::read_to_string(
         dest.path()
-            .join("usr/lib/systemd/system/utmps-utmpd@.service"),
+            .join("usr/lib/systemd/system/utmps-utmpd.service"),
     )
     .unwrap();
-    assert!(unit.contains("ExecStart=/usr/sbin/utmps-utmpd\n"), "{unit}");
+    assert!(
+        unit.contains("ExecStart=/usr/sbin/utmps-utmpd --listen-fds "),
+        "{unit}"
+    );
     let pc = std::fs::read_to_string(dest.path().join("usr/lib/pkgconfig/utmps.pc")).unwrap();
     assert!(
         pc.contains("libdir=/usr/lib") && pc.contains("Version: 0.1.0"),
@@ -429,6 +438,24 @@ fn check_client_output(o: &util::Output, how: &str) {
     }
 }
 
+/// The privileged twins of the sockets: `ls -ln /run/utmps/` shows them
+/// 0660, group utmp.
+fn check_privileged_sockets(o: &util::Output, how: &str) {
+    let gid = Command::new("id").args(["-g", "utmp"]).output().unwrap();
+    let gid = String::from_utf8(gid.stdout).unwrap().trim().to_string();
+    for d in ["utmpd", "wtmpd", "btmpd"] {
+        let l = lines_with(o.ok(), &format!(".{d}-socket.priv"));
+        let fields: Vec<&str> = l
+            .first()
+            .map(|l| l.split_whitespace().collect())
+            .unwrap_or_default();
+        assert!(
+            l.len() == 1 && fields[0] == "srw-rw----" && fields[3] == gid,
+            "{how}: {d}'s privileged socket: {o}"
+        );
+    }
+}
+
 /// sshd's check before it writes a failed login to btmp itself
 /// (loginrec.c): owned by root, nothing for others, no group execute.
 fn sshd_would_write(btmp: &Path) -> bool {
@@ -446,7 +473,7 @@ fn check_logs(log: &Path) {
 }
 
 #[test]
-fn the_shipped_s6_services_run_under_s6_ipcserver() {
+fn the_shipped_s6_services_run_under_s6_supervision() {
     ensure_utmp_user();
     ensure_user("utmpstest1");
     let svc = services();
@@ -463,10 +490,12 @@ done
 for d in utmpd wtmpd btmpd; do wait_sock /run/utmps/.$d-socket; done
 # The boot records the wtmpd service has written (tests/boot.rs).
 wait_log /run/wtmpd.log "utmps-boot: boot"
+ls -lna /run/utmps/
 "#;
     let o = in_namespace(log.path(), svc.path(), &format!("{body}{CLIENT_CHECKS}"));
     check_client_output(&o, "s6");
     check_logs(log.path());
+    check_privileged_sockets(&o, "s6");
 }
 
 #[test]
@@ -475,28 +504,38 @@ fn the_shipped_systemd_units_run_under_systemd_socket_activate() {
     ensure_user("utmpstest1");
     let svc = svc_dir_with_units();
     let log = TempDir::new("sdlog");
-    // What systemd does with the units: tmpfiles.d, then for each socket
-    // an Accept=yes listener starting the @.service's ExecStart as its
-    // User/Group in its WorkingDirectory, stdin/stdout the connection.
+    // What systemd does with the units: tmpfiles.d, then for each daemon
+    // its two sockets (Accept=no: with their names, modes and owners)
+    // passed to the service's ExecStart, run as its User/Group in its
+    // WorkingDirectory.
     let body = r#"
 systemd-tmpfiles --create "$SERVICES/usr/lib/tmpfiles.d/utmps.conf"
 unit() { sed -n "s/^$2=//p" "$SERVICES/usr/lib/systemd/system/$1"; }
 for d in utmpd wtmpd btmpd; do
-    sock=$(unit utmps-$d.socket ListenStream)
-    exec_start=$(unit utmps-$d@.service ExecStart)
-    user=$(unit utmps-$d@.service User)
-    group=$(unit utmps-$d@.service Group)
-    dir=$(unit utmps-$d@.service WorkingDirectory)
-    systemd-socket-activate --accept --inetd -l "$sock" \
+    pub=$(unit utmps-$d.socket ListenStream)
+    priv=$(unit utmps-$d-priv.socket ListenStream)
+    [ "$(unit utmps-$d.socket Accept)" = no ] && [ "$(unit utmps-$d-priv.socket Accept)" = no ]
+    names=$(unit utmps-$d.socket FileDescriptorName):$(unit utmps-$d-priv.socket FileDescriptorName)
+    exec_start=$(unit utmps-$d.service ExecStart)
+    user=$(unit utmps-$d.service User)
+    group=$(unit utmps-$d.service Group)
+    dir=$(unit utmps-$d.service WorkingDirectory)
+    systemd-socket-activate -l "$pub" -l "$priv" --fdname="$names" \
         sh -c "cd $dir && exec setpriv --reuid=$user --regid=$group --clear-groups $exec_start" >/dev/null 2>&1 &
     pids="$pids $!"
-    wait_sock "$sock"
-    chmod "$(unit utmps-$d.socket SocketMode)" "$sock"
+    wait_sock "$pub"; wait_sock "$priv"
+    for s in utmps-$d.socket utmps-$d-priv.socket; do
+        path=$(unit $s ListenStream)
+        chown "$(unit $s SocketUser):$(unit $s SocketGroup)" "$path"
+        chmod "$(unit $s SocketMode)" "$path"
+    done
 done
+ls -lna /run/utmps/
 "#;
     let o = in_namespace(log.path(), svc.path(), &format!("{body}{CLIENT_CHECKS}"));
     check_client_output(&o, "systemd");
     check_logs(log.path());
+    check_privileged_sockets(&o, "systemd");
 }
 
 fn svc_dir_with_units() -> TempDir {
