@@ -165,6 +165,19 @@ mod tests {
         period_ms: 1000,
     };
 
+    /// A new, empty table file: its path and an open of it.
+    fn table(name: &str) -> (std::path::PathBuf, File) {
+        let p = std::env::temp_dir().join(format!("utmps-budget-{name}-{}", std::process::id()));
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&p)
+            .unwrap();
+        (p, f)
+    }
+
     #[test]
     fn a_bucket_allows_the_burst_then_the_rate() {
         let mut b = None;
@@ -187,14 +200,7 @@ mod tests {
 
     #[test]
     fn buckets_are_per_user_and_shared_through_the_file() {
-        let p = std::env::temp_dir().join(format!("utmps-budget-{}", std::process::id()));
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&p)
-            .unwrap();
+        let (p, f) = table("shared");
         for _ in 0..3 {
             charge(&f, 1000, B, 50).unwrap();
         }
@@ -213,14 +219,7 @@ mod tests {
 
     #[test]
     fn a_full_table_reuses_the_oldest_slot() {
-        let p = std::env::temp_dir().join(format!("utmps-budget-full-{}", std::process::id()));
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&p)
-            .unwrap();
+        let (p, f) = table("full");
         for uid in 1..=SLOTS as u32 {
             charge(&f, uid, B, 100 + u64::from(uid)).unwrap();
         }

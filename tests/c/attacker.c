@@ -201,18 +201,11 @@ int main(int argc, char **argv)
         append_request(req, argv[4], argv[5]);
         for (int i = 0; i < n; i++) {
             char status;
-            if (send(fd, req, sizeof req, MSG_NOSIGNAL) != (ssize_t)sizeof req ||
-                recv_all(fd, &status, 1) != 0) {
-                /* The connection ended (its lifetime): a new one. */
-                close(fd);
-                fd = sock(0);
-                if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0)
-                    break;
-                i--;
-                continue;
-            }
-            if (status == 103) {
-                /* ECONNABORTED: past the connection's lifetime, not done. */
+            int lost = send(fd, req, sizeof req, MSG_NOSIGNAL) != (ssize_t)sizeof req ||
+                       recv_all(fd, &status, 1) != 0;
+            /* Closed, or ECONNABORTED (past the connection's lifetime, not
+             * done): again on a new connection. */
+            if (lost || status == 103) {
                 close(fd);
                 fd = sock(0);
                 if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0)
