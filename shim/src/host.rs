@@ -14,7 +14,7 @@ pub fn layout() -> Layout {
         1 => Layout::Glibc,
         2 => Layout::Musl,
         _ => {
-            let glibc = crate::sys::has_symbol(c"gnu_get_libc_version");
+            let glibc = crate::sys::is_glibc();
             // Racing threads compute the same answer.
             LAYOUT.store(if glibc { 1 } else { 2 }, Ordering::Relaxed);
             if glibc {
