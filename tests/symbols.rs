@@ -167,3 +167,38 @@ fn the_glibc_probe_is_a_weak_reference() {
         "dlsym is GLIBC_2.34"
     );
 }
+
+#[test]
+fn loading_maps_two_segments_and_writes_one_page() {
+    // What every exec pays under /etc/ld.so.preload (README, Performance;
+    // shim/build.rs): two LOAD segments, no RELRO mprotect, the state in
+    // .bss (no initialised data to map beyond the page the relocations
+    // write), no crtbegin/crtend hooks.
+    let out = Run::new("readelf")
+        .args(["-lW".as_ref(), shim().as_os_str()])
+        .run();
+    let loads: Vec<_> = lines_with(out.ok(), "LOAD");
+    assert_eq!(loads.len(), 2, "{}", out.ok());
+    assert!(lines_with(out.ok(), "GNU_RELRO").is_empty(), "{}", out.ok());
+    let rw = loads
+        .iter()
+        .find(|l| l.contains("RW"))
+        .expect("an RW segment");
+    let filesz = u64::from_str_radix(
+        rw.split_whitespace()
+            .nth(4)
+            .and_then(|s| s.strip_prefix("0x"))
+            .expect("FileSiz"),
+        16,
+    )
+    .unwrap();
+    assert!(filesz < 4096, "initialised data of {filesz} bytes: {rw}");
+    let dynsyms = symbols(&["-D"], &shim());
+    for crt in [
+        "__cxa_finalize",
+        "__gmon_start__",
+        "_ITM_registerTMCloneTable",
+    ] {
+        assert!(!dynsyms.contains(crt), "{crt}: linked with crt files");
+    }
+}

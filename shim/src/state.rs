@@ -46,9 +46,10 @@ pub struct State {
     /// `endutxent` and `utmpxname` as it does in glibc.
     cursor: Cursor,
     conn: Option<Conn>,
-    /// A kept connection for wtmp/btmp appends, and the daemon it goes to.
+    /// A kept connection for wtmp/btmp appends, and the daemon it goes to
+    /// (meaningless while there is none).
     log_conn: Option<Conn>,
-    log_service: Option<Service>,
+    log_service: Service,
     dialects: Dialects,
     /// Records `cache_start..cache_start + cache_len` of a bulk read, in wire form.
     cache: [u8; CACHE * RECORD_SIZE],
@@ -128,7 +129,7 @@ impl State {
             cursor: Cursor { pos: 0, last: None },
             conn: None,
             log_conn: None,
-            log_service: None,
+            log_service: Service::Utmpd,
             dialects: Dialects {
                 utmpd: Dialect::Unknown,
                 wtmpd: Dialect::Unknown,
@@ -368,9 +369,9 @@ impl State {
     /// `updwtmpx` to a daemon: on a kept connection (`A`), or one
     /// connection per record (`+`) with skarnet's wtmpd.
     pub fn append(&mut self, service: Service, record: &Record, dl: Deadline) -> Result<(), Errno> {
-        if self.log_service != Some(service) {
+        if self.log_service != service {
             self.log_conn = None;
-            self.log_service = Some(service);
+            self.log_service = service;
         }
         let kept = self.extended_on(Slot::Log, service, dl, |c| {
             c.send(&Request::AppendKeep(*record), dl)?;
