@@ -257,7 +257,7 @@ impl Session {
             }
             Request::Version => {
                 let mut out = vec![0];
-                let mut caps = codec::CAP_BULK | codec::CAP_CURSOR;
+                let mut caps = codec::CAP_BULK | codec::CAP_BULK_END | codec::CAP_CURSOR;
                 if self.daemon == Daemon::Utmpd {
                     caps |= codec::CAP_PTY;
                 }
@@ -291,23 +291,37 @@ impl Session {
                 self.cursor = c;
                 vec![codec::status(r.map(|_| ()))]
             }
-            Request::Bulk { start, max } => {
+            Request::Bulk { start, max } | Request::BulkEnd { start, max } => {
+                let with_flags = matches!(req, Request::BulkEnd { .. });
                 let max = usize::from(max.min(codec::BULK_MAX));
                 let r =
                     readable.and_then(|()| self.store()?.read(|t| store::read_run(t, start, max)));
                 match r {
-                    Ok(records) => {
-                        let mut out = Vec::with_capacity(11 + records.len() * RECORD_SIZE);
+                    Ok((records, ended)) => {
+                        let header = codec::BulkHeader {
+                            end: start.saturating_add(records.len() as u64),
+                            n: records.len() as u16,
+                            ended,
+                        };
+                        let len = codec::bulk_header_len(with_flags);
+                        let mut out = Vec::with_capacity(1 + len + records.len() * RECORD_SIZE);
                         out.push(0);
-                        let end = start.saturating_add(records.len() as u64);
-                        out.extend_from_slice(&end.to_be_bytes());
-                        out.extend_from_slice(&(records.len() as u16).to_be_bytes());
+                        out.extend_from_slice(
+                            &codec::encode_bulk_header(&header, with_flags)[..len],
+                        );
                         for r in &records {
                             let r = self.shown(r);
                             push_record(&mut out, &r);
                         }
                         out
                     }
+                    // `R`: the status alone, and never EPROTO, which a
+                    // client reads as "an older daemon, `R` unknown".
+                    Err(e) if with_flags => vec![if e == Errno::EPROTO {
+                        Errno::EIO.to_wire()
+                    } else {
+                        e.to_wire()
+                    }],
                     Err(e) => {
                         let mut out = vec![e.to_wire()];
                         out.extend_from_slice(&start.to_be_bytes());

@@ -138,17 +138,21 @@ impl Storage for FileStorage<'_> {
 }
 
 /// Up to `max` whole records from index `start`, with one `pread`: the
-/// bulk read's fast path.
-pub fn read_run(t: &mut FileTable, start: u64, max: usize) -> Result<Vec<Record>, Errno> {
+/// bulk read's fast path. Also whether the table ends right after them
+/// (no whole record follows; a torn tail counts as the end, as in glibc):
+/// the same `pread` asks for one record more than it returns.
+pub fn read_run(t: &mut FileTable, start: u64, max: usize) -> Result<(Vec<Record>, bool), Errno> {
     let layout = t.layout();
     let size = layout.size();
-    let mut buf = vec![0u8; max * size];
+    let mut buf = vec![0u8; (max + 1) * size];
     let offset = start.checked_mul(size as u64).ok_or(Errno::EINVAL)?;
     let n = read_full(t.storage(), &mut buf, offset)?;
-    Ok(buf[..n - n % size]
+    let whole = n / size;
+    let records = buf[..whole.min(max) * size]
         .chunks_exact(size)
         .filter_map(|c| layout.decode(c))
-        .collect())
+        .collect();
+    Ok((records, whole <= max))
 }
 
 #[cfg(test)]
@@ -184,7 +188,14 @@ mod tests {
         s.append(&rec(b"tty2")).unwrap();
         assert_eq!(std::fs::metadata(&f).unwrap().len(), 768);
         let got = s.read(|t| read_run(t, 0, 10)).unwrap();
-        assert_eq!(got, [rec(b"tty1"), rec(b"tty2")]);
+        assert_eq!(got, (vec![rec(b"tty1"), rec(b"tty2")], true));
+        // Exactly as many as asked for: the end is known all the same.
+        let got = s.read(|t| read_run(t, 0, 2)).unwrap();
+        assert_eq!(got, (vec![rec(b"tty1"), rec(b"tty2")], true));
+        let got = s.read(|t| read_run(t, 0, 1)).unwrap();
+        assert_eq!(got, (vec![rec(b"tty1")], false));
+        let got = s.read(|t| read_run(t, 2, 5)).unwrap();
+        assert_eq!(got, (vec![], true));
         std::fs::remove_dir_all(d).unwrap();
     }
 
