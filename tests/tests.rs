@@ -22,6 +22,7 @@ mod isolation;
 mod launch;
 mod matrix;
 mod programs;
+mod reads;
 mod security;
 mod symbols;
 mod utempter;
