@@ -144,8 +144,13 @@ impl Storage for FileStorage<'_> {
 pub fn read_run(t: &mut FileTable, start: u64, max: usize) -> Result<(Vec<Record>, bool), Errno> {
     let layout = t.layout();
     let size = layout.size();
-    let mut buf = vec![0u8; (max + 1) * size];
     let offset = start.checked_mul(size as u64).ok_or(Errno::EINVAL)?;
+    // The buffer fits the file: a zeroed buffer of `max + 1` records for a
+    // table of ten would dirty a dozen pages, each a page fault (about
+    // 3 us on a VM) between the client's request and its reply.
+    let present = t.storage().size()?.saturating_sub(offset) / size as u64;
+    let want = usize::try_from(present).unwrap_or(usize::MAX).min(max + 1);
+    let mut buf = vec![0u8; want * size];
     let n = read_full(t.storage(), &mut buf, offset)?;
     let whole = n / size;
     let records = buf[..whole.min(max) * size]
