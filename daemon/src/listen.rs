@@ -74,6 +74,7 @@ pub fn run(path: &Path, cfg: &Config) -> Result<(), Failure> {
 /// A standby child: accept one client, tell the parent, serve the client
 /// on descriptors 0 and 1, return the exit code.
 fn standby(listener: &UnixListener, tell: std::io::PipeWriter, cfg: &Config) -> i32 {
+    serve::warm_up(cfg);
     let stream = loop {
         match listener.accept() {
             Ok((s, _)) => break s,

@@ -48,6 +48,37 @@ pub fn serve_bytes(cfg: &Config, peer: Peer, input: &[u8]) -> (Result<(), Failur
     (r, ch.output)
 }
 
+/// Serves one bulk read of the file to nobody, as root, and forgets it:
+/// what a `--listen` standby does before it waits for a client. A forked
+/// process pays a page fault for each page it touches first (its code,
+/// heap, stack, the C library's data: about 20 for a request, some 3 us
+/// each on a VM), and this way it pays them before a client waits on the
+/// reply. Reads only; nothing is kept (the client's request opens the
+/// file again, so a file replaced meanwhile is the one served).
+pub fn warm_up(cfg: &Config) {
+    let Ok(store) = Store::open(&cfg.file, &cfg.lock, cfg.layout) else {
+        // The client's request will report it.
+        return;
+    };
+    let root = Peer {
+        uid: 0,
+        gid: 0,
+        groups: Vec::new(),
+        pid: None,
+    };
+    let mut session = Session::new(cfg, root, Ok(store));
+    let read = Request::BulkEnd {
+        start: 0,
+        // utmpd's clients read the table (`who`, `w`): as they would. Most
+        // of wtmpd's append: the code paths, not the history.
+        max: match cfg.daemon {
+            Daemon::Utmpd => codec::BULK_MAX,
+            Daemon::Wtmpd => 1,
+        },
+    };
+    std::hint::black_box(session.handle(read, None));
+}
+
 /// Where a session's bytes come from and go to.
 trait Channel {
     /// Fills `buf` unless the client closes first: the bytes read.
@@ -90,18 +121,7 @@ fn serve(cfg: &Config, peer: Peer, ch: &mut impl Channel) -> Result<(), Failure>
         eprintln!("{}: warning: {e}", cfg.daemon.name());
         proto::Errno(e.raw_os_error().unwrap_or(libc::EIO))
     });
-    let mut session = Session {
-        peer,
-        store,
-        cursor: Cursor::default(),
-        me: policy::Daemon {
-            gid: sys::effective_ids().1,
-        },
-        daemon: cfg.daemon,
-        root_only: cfg.root_only,
-        private: cfg.private,
-        peer_name: None,
-    };
+    let mut session = Session::new(cfg, peer, store);
     while let Some(req) = ch.request()? {
         if let Request::Append(r) = req {
             if cfg.daemon == Daemon::Wtmpd {
@@ -242,6 +262,21 @@ struct Session {
 }
 
 impl Session {
+    fn new(cfg: &Config, peer: Peer, store: Result<Store, Errno>) -> Session {
+        Session {
+            peer,
+            store,
+            cursor: Cursor::default(),
+            me: policy::Daemon {
+                gid: sys::effective_ids().1,
+            },
+            daemon: cfg.daemon,
+            root_only: cfg.root_only,
+            private: cfg.private,
+            peer_name: None,
+        }
+    }
+
     fn store(&mut self) -> Result<&mut Store, Errno> {
         self.store.as_mut().map_err(|e| *e)
     }
