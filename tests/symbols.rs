@@ -171,9 +171,10 @@ fn the_glibc_probe_is_a_weak_reference() {
 #[test]
 fn loading_maps_two_segments_and_writes_one_page() {
     // What every exec pays under /etc/ld.so.preload (README, Performance;
-    // shim/build.rs): two LOAD segments, no RELRO mprotect, the state in
-    // .bss (no initialised data to map beyond the page the relocations
-    // write), no crtbegin/crtend hooks.
+    // shim/build.rs): two LOAD segments, no RELRO mprotect, writable data
+    // in one page of the file (the page the relocations write) and no
+    // zero-filled pages (the big buffers are mapped on the first call),
+    // no crtbegin/crtend hooks.
     let out = Run::new("readelf")
         .args(["-lW".as_ref(), shim().as_os_str()])
         .run();
@@ -193,6 +194,19 @@ fn loading_maps_two_segments_and_writes_one_page() {
     )
     .unwrap();
     assert!(filesz < 4096, "initialised data of {filesz} bytes: {rw}");
+    let field = |i: usize| {
+        let v = rw
+            .split_whitespace()
+            .nth(i)
+            .and_then(|s| s.strip_prefix("0x"));
+        u64::from_str_radix(v.expect("a LOAD field"), 16).unwrap()
+    };
+    let (vaddr, memsz) = (field(2), field(5));
+    let file_end = (vaddr + filesz).div_ceil(4096) * 4096;
+    assert!(
+        vaddr + memsz <= file_end,
+        "zero-filled pages past the file: {rw}"
+    );
     let dynsyms = symbols(&["-D"], &shim());
     for crt in [
         "__cxa_finalize",

@@ -4,6 +4,8 @@
 use core::sync::atomic::{AtomicU8, Ordering};
 use proto::Layout;
 
+// In .data (see `state::STATE`).
+#[unsafe(link_section = ".data.utmps")]
 static LAYOUT: AtomicU8 = AtomicU8::new(0);
 
 /// The layout of the host's `struct utmpx`. glibc exports

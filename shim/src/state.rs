@@ -36,12 +36,25 @@ enum Dialect {
     Base,
 }
 
+/// The shim's big buffers (56 KiB), mapped by the first call that needs
+/// them instead of with the library: with /etc/ld.so.preload every exec
+/// would map them (as .bss, an anonymous region and a zeroed page; as
+/// .data, pages of the file), about 10 us each (README, Performance), and
+/// nearly every process never calls the API. Zeroed by the kernel, which
+/// is a valid `Arena`; never unmapped; a fork copies it with the process.
+struct Arena {
+    /// `utmpxname`'s file, NUL-terminated; empty means the default.
+    name: [u8; NAME_MAX],
+    /// Records `cache_start..cache_start + cache_len` of a bulk read, in wire form.
+    cache: [u8; CACHE * RECORD_SIZE],
+}
+
 /// Everything the shim remembers, guarded by [`lock`].
 pub struct State {
     /// The pid that owns the connections: a fork makes them the parent's.
     pid: i32,
-    /// `utmpxname`'s file, NUL-terminated; empty means the default.
-    name: [u8; NAME_MAX],
+    /// The big buffers; null until a call needs them.
+    arena: *mut Arena,
     route: Route,
     /// Whether the database is "open" (glibc's `file_fd >= 0`).
     open: bool,
@@ -54,8 +67,7 @@ pub struct State {
     log_conn: Option<Conn>,
     log_service: Service,
     dialects: Dialects,
-    /// Records `cache_start..cache_start + cache_len` of a bulk read, in wire form.
-    cache: [u8; CACHE * RECORD_SIZE],
+    /// What `arena.cache` holds.
     cache_start: u64,
     cache_len: usize,
     /// The bulk read found no record after the cached ones.
@@ -70,6 +82,10 @@ struct Global(UnsafeCell<State>);
 // SAFETY: the state is only reached through `with`, which holds the lock.
 unsafe impl Sync for Global {}
 
+// In .data, not .bss, as every static of the shim that a call writes: the
+// few hundred bytes share the page the loader's relocations write anyway,
+// and the loader has no zero-filled page to map (README, Performance).
+#[unsafe(link_section = ".data.utmps")]
 static STATE: Global = Global(UnsafeCell::new(State::new()));
 
 /// A deadline for a call starting now.
@@ -128,7 +144,7 @@ impl State {
     const fn new() -> State {
         State {
             pid: 0,
-            name: [0; NAME_MAX],
+            arena: core::ptr::null_mut(),
             route: Route::Daemon(Service::Utmpd),
             open: false,
             cursor: Cursor { pos: 0, last: None },
@@ -140,7 +156,6 @@ impl State {
                 wtmpd: Dialect::Unknown,
                 btmpd: Dialect::Unknown,
             },
-            cache: [0; CACHE * RECORD_SIZE],
             cache_start: 0,
             cache_len: 0,
             cache_ended: false,
@@ -149,22 +164,37 @@ impl State {
         }
     }
 
+    /// The arena, mapped on the first call.
+    fn arena(&mut self) -> Result<*mut Arena, Errno> {
+        if self.arena.is_null() {
+            self.arena = sys::map_zeroed(core::mem::size_of::<Arena>())?.cast();
+        }
+        Ok(self.arena)
+    }
+
     /// `utmpxname`: close the database and remember the new name.
     pub fn set_name(&mut self, name: &CStr) -> Result<(), Errno> {
         let bytes = name.to_bytes_with_nul();
         if bytes.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
+        let arena = self.arena()?;
         self.close();
-        if let Some(dst) = self.name.get_mut(..bytes.len()) {
+        // SAFETY: the arena is mapped, valid and reached only under the
+        // state lock (see `Arena`); no other reference to it is alive.
+        let stored = unsafe { &mut (*arena).name };
+        if let Some(dst) = stored.get_mut(..bytes.len()) {
             dst.copy_from_slice(bytes);
         }
         self.route = paths::route(name.to_bytes());
         Ok(())
     }
 
-    fn name(&self) -> Result<&CStr, Errno> {
-        CStr::from_bytes_until_nul(&self.name).map_err(|_| Errno::EINVAL)
+    fn name(&mut self) -> Result<&CStr, Errno> {
+        let arena = self.arena()?;
+        // SAFETY: as in `set_name`; the name lives as long as the arena.
+        let stored = unsafe { &(*arena).name };
+        CStr::from_bytes_until_nul(stored).map_err(|_| Errno::EINVAL)
     }
 
     /// `endutxent`.
@@ -236,6 +266,8 @@ impl State {
             return Ok(None);
         }
         self.forget_cache();
+        // Before the request: a reply must be read whole or the connection dropped.
+        let arena = self.arena()?;
         let start = self.cursor.pos;
         let header = loop {
             let with_end = *self.dialects.of(service) != Dialect::ExtendedWithoutEnd;
@@ -266,7 +298,9 @@ impl State {
         }
         // The records follow the header on the same connection.
         let conn = self.conn.as_ref().ok_or(Errno::EIO)?;
-        let bytes = self.cache.get_mut(..n * RECORD_SIZE).ok_or(Errno::EIO)?;
+        // SAFETY: as in `set_name`.
+        let cache = unsafe { &mut (*arena).cache };
+        let bytes = cache.get_mut(..n * RECORD_SIZE).ok_or(Errno::EIO)?;
         if let Err(e) = conn.recv(bytes, dl) {
             self.conn = None;
             return Err(e);
@@ -285,11 +319,12 @@ impl State {
     /// The cached record at the cursor, consumed as a read.
     fn take_cached(&mut self) -> Option<Record> {
         let k = usize::try_from(self.cursor.pos.checked_sub(self.cache_start)?).ok()?;
-        if k >= self.cache_len {
+        if k >= self.cache_len || self.arena.is_null() {
             return None;
         }
-        let b: &[u8; RECORD_SIZE] = self
-            .cache
+        // SAFETY: as in `set_name` (a cache is only ever filled in the arena).
+        let cache = unsafe { &(*self.arena).cache };
+        let b: &[u8; RECORD_SIZE] = cache
             .get(k * RECORD_SIZE..(k + 1) * RECORD_SIZE)?
             .try_into()
             .ok()?;

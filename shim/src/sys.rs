@@ -173,6 +173,26 @@ mod weak {
     }
 }
 
+/// `len` bytes of zeroed, private, read-write memory, never unmapped.
+pub fn map_zeroed(len: usize) -> Result<*mut u8, Errno> {
+    // SAFETY: an anonymous mapping at an address of the kernel's choice.
+    let p = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(errno())
+    } else {
+        Ok(p.cast())
+    }
+}
+
 /// A non-blocking, close-on-exec Unix stream socket.
 pub fn unix_socket() -> Result<Fd, Errno> {
     // SAFETY: plain socket(2).
