@@ -29,6 +29,8 @@ pub fn run(path: &Path, cfg: &Config) -> Result<(), Failure> {
     fs::set_permissions(path, fs::Permissions::from_mode(0o666))
         .map_err(|e| sysfail("chmod", e))?;
     sys::reap_children_automatically().map_err(|e| sysfail("signal", e))?;
+    // For every child (see serve::run), once.
+    sys::ignore_sigxfsz();
     // Pre-fork: a standby child waits in accept(), so no fork sits between
     // a client's connect and its first reply. Once the standby has a
     // client it tells us through a pipe, and we fork the next one.

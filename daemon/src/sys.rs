@@ -71,8 +71,12 @@ pub fn peer_groups(fd: RawFd) -> io::Result<Vec<u32>> {
 
 /// This process's effective uid and gid.
 pub fn effective_ids() -> (u32, u32) {
+    // Asked once per process (a `--listen` standby asks before it has a
+    // client): they never change, and every system call between a
+    // client's request and its reply counts.
+    static IDS: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
     // SAFETY: geteuid and getegid cannot fail.
-    unsafe { (libc::geteuid(), libc::getegid()) }
+    *IDS.get_or_init(|| unsafe { (libc::geteuid(), libc::getegid()) })
 }
 
 /// The uid of user `name` (through NSS, as glibc's `getpwnam`).
@@ -180,8 +184,12 @@ fn posix_lock(file: &File, kind: libc::c_int) -> bool {
 /// Ignores SIGXFSZ so that exceeding `RLIMIT_FSIZE` fails the write with
 /// `EFBIG` instead of killing the process.
 pub fn ignore_sigxfsz() {
+    // Once per process: a `--listen` standby inherits it from the listener.
+    static DONE: std::sync::Once = std::sync::Once::new();
     // SAFETY: installing SIG_IGN has no memory-safety preconditions.
-    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    DONE.call_once(|| unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    });
 }
 
 /// One `recvmsg` on a socket: the bytes read and any descriptors that
