@@ -171,7 +171,7 @@ impl Skarnet {
                 return;
             }
             let req = match codec::body_len(op[0]) {
-                Some(n) if !matches!(op[0], b'V' | b'B' | b'I' | b'L' | b'P') => {
+                Some(n) if !matches!(op[0], b'V' | b'B' | b'R' | b'I' | b'L' | b'P') => {
                     let mut body = vec![0u8; n];
                     s.read_exact(&mut body).unwrap();
                     codec::decode_request(op[0], &body).unwrap()
@@ -248,6 +248,72 @@ fn a_skarnet_daemon_is_served_with_the_base_protocol() {
         let o = at(&sock, c_program("utmpctl", cc)).args(["list"]).run();
         assert_eq!(o.ok().lines().count(), 1, "{o}");
     }
+}
+
+/// An older daemon of ours, from before `R`: a proxy to a real utmpd
+/// that answers a connection's first request `R` as our daemons answer
+/// an opcode they do not know (EPROTO, then the connection closes) and
+/// passes any other connection through. Counts the `R` requests refused.
+fn older_daemon(sock: &std::path::Path, upstream: std::path::PathBuf) -> Arc<Mutex<usize>> {
+    let listener = UnixListener::bind(sock).unwrap();
+    let refused = Arc::new(Mutex::new(0));
+    let count = refused.clone();
+    std::thread::spawn(move || {
+        for mut client in listener.incoming().flatten() {
+            let mut op = [0u8; 1];
+            if client.read_exact(&mut op).is_err() {
+                continue;
+            }
+            if op[0] == b'R' {
+                *count.lock().unwrap() += 1;
+                let _ = client.write_all(&[libc::EPROTO as u8]);
+                continue;
+            }
+            let Ok(mut daemon) = UnixStream::connect(&upstream) else {
+                continue;
+            };
+            let _ = daemon.write_all(&op);
+            let (mut c2, mut d2) = (client.try_clone().unwrap(), daemon.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c2, &mut d2);
+                let _ = d2.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut daemon, &mut client);
+            });
+        }
+    });
+    refused
+}
+
+#[test]
+fn an_older_daemon_of_ours_is_read_with_b() {
+    let d = util::Daemons::start();
+    let dir = TempDir::new("older");
+    let sock = dir.path().join("older.sock");
+    let refused = older_daemon(&sock, d.file("utmpd.sock"));
+    let s = PtySession::start(None);
+    let put = d.utmpctl(
+        Cc::Gnu,
+        &[
+            "put",
+            "7",
+            "root",
+            &s.line,
+            "ol",
+            &s.pid.to_string(),
+            "older.example",
+        ],
+    );
+    assert_eq!(put, "ok");
+    for cc in Cc::ALL {
+        let list = at(&sock, c_program("utmpctl", cc)).args(["list"]).run();
+        assert_eq!(lines_with(list.ok(), "older.example").len(), 1, "{list}");
+    }
+    let who = at(&sock, "who").run();
+    assert_eq!(lines_with(who.ok(), &s.line).len(), 1, "{who}");
+    // Each process asked once, then read with `B`.
+    assert_eq!(*refused.lock().unwrap(), 3);
 }
 
 /// A daemon that answers every request with random bytes: sometimes

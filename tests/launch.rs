@@ -78,9 +78,10 @@ fn without_a_socket_the_ipc_variables_identify_the_peer() {
     };
     let o = on_pipes(&ipc("0"), b"V");
     assert!(o.status.success(), "{o}");
+    // Version 1; capabilities B, I/L/P, T, R.
     assert_eq!(
         o.stdout.as_bytes(),
-        b"\x00\x00\x00\x00\x01\x00\x00\x00\x07",
+        b"\x00\x00\x00\x00\x01\x00\x00\x00\x0f",
         "{o}"
     );
     // A non-root peer named by the variables may read but not write.

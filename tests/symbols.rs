@@ -1,7 +1,7 @@
 //! The shim's symbol tables: loadable by musl, exporting the API.
 
 use std::collections::BTreeSet;
-use util::{shim, Run};
+use util::{lines_with, shim, Run};
 
 fn symbols(args: &[&str], file: &std::path::Path) -> BTreeSet<String> {
     let out = Run::new("nm").args(args).args([file]).run();
@@ -94,4 +94,125 @@ fn the_headers_declare_exactly_what_the_shim_exports() {
         }
     }
     assert_eq!(declared, exported, "headers/ and nm -D libutmps.so differ");
+}
+
+/// `GLIBC_2.17` as `(2, 17)`; `None` for other version names.
+fn glibc_version(name: &str) -> Option<(u32, u32)> {
+    let (major, minor) = name.strip_prefix("GLIBC_")?.split_once('.')?;
+    // GLIBC_2.2.5: the third number never matters against 2.17.
+    let minor = minor.split('.').next()?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+#[test]
+fn loads_on_every_glibc_from_2_17() {
+    // The version needs (`readelf -V`): what the loader checks before it
+    // maps anything. A version newer than the host's glibc (dlsym became
+    // GLIBC_2.34) fails the load of every process that preloads the shim.
+    let out = Run::new("readelf")
+        .args(["-VW".as_ref(), shim().as_os_str()])
+        .run();
+    let needs: Vec<_> = out
+        .ok()
+        .lines()
+        .skip_while(|l| !l.contains("Version needs section"))
+        .filter_map(|l| l.split("Name: ").nth(1))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(
+        needs.contains(&"GLIBC_2.2.5"),
+        "no version needs read: {needs:?}"
+    );
+    let too_new: Vec<_> = needs
+        .iter()
+        .filter(|n| glibc_version(n).is_none_or(|v| v > (2, 17)))
+        .collect();
+    assert!(
+        too_new.is_empty(),
+        "versions newer than GLIBC_2.17: {too_new:?}"
+    );
+    // And every versioned import, to name the symbol that needs one.
+    let syms = Run::new("readelf")
+        .args(["--dyn-syms".as_ref(), "-W".as_ref(), shim().as_os_str()])
+        .run();
+    let newer: Vec<_> = syms
+        .ok()
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .filter(|s| {
+            s.split_once("@GLIBC_")
+                .and_then(|(_, v)| glibc_version(&format!("GLIBC_{v}")))
+                .is_some_and(|v| v > (2, 17))
+        })
+        .collect();
+    assert!(newer.is_empty(), "imports newer than GLIBC_2.17: {newer:?}");
+}
+
+#[test]
+fn the_glibc_probe_is_a_weak_reference() {
+    // musl has no gnu_get_libc_version: a strong reference would fail the
+    // load of every musl process.
+    let out = Run::new("nm")
+        .args([
+            "-D".as_ref(),
+            "--undefined-only".as_ref(),
+            shim().as_os_str(),
+        ])
+        .run();
+    let probe = lines_with(out.ok(), "gnu_get_libc_version");
+    assert_eq!(probe.len(), 1, "{probe:?}");
+    assert!(probe[0].trim_start().starts_with("w "), "{probe:?}");
+    assert!(
+        lines_with(out.ok(), "dlsym").is_empty(),
+        "dlsym is GLIBC_2.34"
+    );
+}
+
+#[test]
+fn loading_maps_two_segments_and_writes_one_page() {
+    // What every exec pays under /etc/ld.so.preload (README, Performance;
+    // shim/build.rs): two LOAD segments, no RELRO mprotect, writable data
+    // in one page of the file (the page the relocations write) and no
+    // zero-filled pages (the big buffers are mapped on the first call),
+    // no crtbegin/crtend hooks.
+    let out = Run::new("readelf")
+        .args(["-lW".as_ref(), shim().as_os_str()])
+        .run();
+    let loads: Vec<_> = lines_with(out.ok(), "LOAD");
+    assert_eq!(loads.len(), 2, "{}", out.ok());
+    assert!(lines_with(out.ok(), "GNU_RELRO").is_empty(), "{}", out.ok());
+    let rw = loads
+        .iter()
+        .find(|l| l.contains("RW"))
+        .expect("an RW segment");
+    let filesz = u64::from_str_radix(
+        rw.split_whitespace()
+            .nth(4)
+            .and_then(|s| s.strip_prefix("0x"))
+            .expect("FileSiz"),
+        16,
+    )
+    .unwrap();
+    assert!(filesz < 4096, "initialised data of {filesz} bytes: {rw}");
+    let field = |i: usize| {
+        let v = rw
+            .split_whitespace()
+            .nth(i)
+            .and_then(|s| s.strip_prefix("0x"));
+        u64::from_str_radix(v.expect("a LOAD field"), 16).unwrap()
+    };
+    let (vaddr, memsz) = (field(2), field(5));
+    let file_end = (vaddr + filesz).div_ceil(4096) * 4096;
+    assert!(
+        vaddr + memsz <= file_end,
+        "zero-filled pages past the file: {rw}"
+    );
+    let dynsyms = symbols(&["-D"], &shim());
+    for crt in [
+        "__cxa_finalize",
+        "__gmon_start__",
+        "_ITM_registerTMCloneTable",
+    ] {
+        assert!(!dynsyms.contains(crt), "{crt}: linked with crt files");
+    }
 }

@@ -25,6 +25,7 @@ mod isolation;
 mod launch;
 mod matrix;
 mod programs;
+mod reads;
 mod rotation;
 mod security;
 mod symbols;

@@ -400,6 +400,8 @@ fn standby(control: OwnedFd, parent: i32, cfg: &Config) -> i32 {
     if !sys::die_with_parent(Some(parent)) {
         return 0;
     }
+    // The pages a request touches become ours before a client waits.
+    serve::warm_up(cfg);
     let mut byte = [0u8; 1];
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut cmsg = RecvAncillaryBuffer::new(&mut space);

@@ -48,6 +48,16 @@ impl Watch for Patient {
     }
 }
 
+/// A caller that does not wait at all: a lock someone holds is given up
+/// on at once (a standby's warm-up, which nobody waits for).
+pub struct Impatient;
+
+impl Watch for Impatient {
+    fn pause(&self, _: Duration) -> bool {
+        false
+    }
+}
+
 /// The private lock file with its two locks.
 pub struct Lock {
     file: File,

@@ -3,7 +3,7 @@
 
 use crate::args::{Config, Daemon};
 use crate::files::Audience;
-use crate::lock::Watch;
+use crate::lock::{self, Watch};
 use crate::peer::{self, Peer};
 use crate::policy;
 use crate::pty;
@@ -65,6 +65,37 @@ pub fn serve_bytes(cfg: &Config, peer: Peer, input: &[u8]) -> (Result<(), Failur
     (r, ch.output)
 }
 
+/// Serves one bulk read of the file to nobody, as root, and forgets it:
+/// what a `--listen` standby does before it waits for a client. A forked
+/// process pays a page fault for each page it touches first (its code,
+/// heap, stack, the C library's data: about 20 for a request, some 3 us
+/// each on a VM), and this way it pays them before a client waits on the
+/// reply. Reads only; nothing is kept (the client's request opens the
+/// file again, so a file replaced meanwhile is the one served).
+pub fn warm_up(cfg: &Config) {
+    let Ok(store) = Store::open(&cfg.file, &cfg.lock, cfg.layout, audience(cfg)) else {
+        // The client's request will report it.
+        return;
+    };
+    let root = Peer {
+        uid: 0,
+        gid: 0,
+        groups: Vec::new(),
+        pid: None,
+    };
+    let mut session = Session::new(cfg, root, Ok(store));
+    let read = Request::BulkEnd {
+        start: 0,
+        // utmpd's clients read the table (`who`, `w`): as they would. Most
+        // of wtmpd's append: the code paths, not the history.
+        max: match cfg.daemon {
+            Daemon::Utmpd => codec::BULK_MAX,
+            Daemon::Wtmpd => 1,
+        },
+    };
+    std::hint::black_box(session.handle(read, None, &lock::Impatient));
+}
+
 /// Where a session's bytes come from and go to.
 trait Channel: Watch {
     /// Fills `buf` unless the client closes first: the bytes read.
@@ -121,27 +152,9 @@ fn serve(cfg: &Config, peer: Peer, ch: &mut impl Channel) -> Result<(), Failure>
         eprintln!("{}: warning: {e}", cfg.daemon.name());
         store::errno_of(&e)
     });
-    let me = policy::Daemon {
-        gid: sys::effective_ids().1,
-    };
-    let privileged = policy::is_privileged(&peer, me);
+    let mut session = Session::new(cfg, peer, store);
     let lifetime = Lifetime {
-        ends: (!privileged).then(|| Instant::now() + cfg.lifetime),
-    };
-    let mut session = Session {
-        payer: if privileged {
-            Payer::Privileged
-        } else {
-            Payer::User(peer.uid, cfg.budget)
-        },
-        peer,
-        store,
-        cursor: Cursor::default(),
-        me,
-        daemon: cfg.daemon,
-        root_only: cfg.root_only,
-        private: cfg.private,
-        peer_name: None,
+        ends: (!session.privileged()).then(|| Instant::now() + cfg.lifetime),
     };
     while let Some(req) = ch.request()? {
         // A descriptor is taken by `T` alone; any other is closed at once,
@@ -374,6 +387,32 @@ struct Session {
 }
 
 impl Session {
+    fn new(cfg: &Config, peer: Peer, store: Result<Store, Errno>) -> Session {
+        let me = policy::Daemon {
+            gid: sys::effective_ids().1,
+        };
+        Session {
+            payer: if policy::is_privileged(&peer, me) {
+                Payer::Privileged
+            } else {
+                Payer::User(peer.uid, cfg.budget)
+            },
+            peer,
+            store,
+            cursor: Cursor::default(),
+            me,
+            daemon: cfg.daemon,
+            root_only: cfg.root_only,
+            private: cfg.private,
+            peer_name: None,
+        }
+    }
+
+    /// Whether the peer is root or in the writers' group.
+    fn privileged(&self) -> bool {
+        matches!(self.payer, Payer::Privileged)
+    }
+
     fn store(&mut self) -> Result<&mut Store, Errno> {
         self.store.as_mut().map_err(|e| *e)
     }
@@ -389,7 +428,7 @@ impl Session {
             }
             Request::Version => {
                 let mut out = vec![0];
-                let mut caps = codec::CAP_BULK | codec::CAP_CURSOR;
+                let mut caps = codec::CAP_BULK | codec::CAP_BULK_END | codec::CAP_CURSOR;
                 if self.daemon == Daemon::Utmpd {
                     caps |= codec::CAP_PTY;
                 }
@@ -424,25 +463,39 @@ impl Session {
                 self.cursor = c;
                 vec![codec::status(r.map(|_| ()))]
             }
-            Request::Bulk { start, max } => {
+            Request::Bulk { start, max } | Request::BulkEnd { start, max } => {
+                let with_flags = matches!(req, Request::BulkEnd { .. });
                 let max = usize::from(max.min(codec::BULK_MAX));
                 let r = readable.and_then(|()| {
                     self.store()?
                         .read(watch, |t| store::read_run(t, start, max))
                 });
                 match r {
-                    Ok(records) => {
-                        let mut out = Vec::with_capacity(11 + records.len() * RECORD_SIZE);
+                    Ok((records, ended)) => {
+                        let header = codec::BulkHeader {
+                            end: start.saturating_add(records.len() as u64),
+                            n: records.len() as u16,
+                            ended,
+                        };
+                        let len = codec::bulk_header_len(with_flags);
+                        let mut out = Vec::with_capacity(1 + len + records.len() * RECORD_SIZE);
                         out.push(0);
-                        let end = start.saturating_add(records.len() as u64);
-                        out.extend_from_slice(&end.to_be_bytes());
-                        out.extend_from_slice(&(records.len() as u16).to_be_bytes());
+                        out.extend_from_slice(
+                            &codec::encode_bulk_header(&header, with_flags)[..len],
+                        );
                         for r in &records {
                             let r = self.shown(r);
                             push_record(&mut out, &r);
                         }
                         out
                     }
+                    // `R`: the status alone, and never EPROTO, which a
+                    // client reads as "an older daemon, `R` unknown".
+                    Err(e) if with_flags => vec![if e == Errno::EPROTO {
+                        Errno::EIO.to_wire()
+                    } else {
+                        e.to_wire()
+                    }],
                     Err(e) => {
                         let mut out = vec![e.to_wire()];
                         out.extend_from_slice(&start.to_be_bytes());

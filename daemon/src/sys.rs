@@ -51,10 +51,16 @@ pub fn peer_groups(fd: RawFd) -> io::Result<Vec<u32>> {
 
 /// This process's effective uid and gid.
 pub fn effective_ids() -> (u32, u32) {
-    (
-        rustix::process::geteuid().as_raw(),
-        rustix::process::getegid().as_raw(),
-    )
+    // Asked once per process (a `--listen` standby asks before it has a
+    // client): they never change, and every system call between a
+    // client's request and its reply counts.
+    static IDS: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    *IDS.get_or_init(|| {
+        (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        )
+    })
 }
 
 /// This process's real uid.

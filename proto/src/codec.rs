@@ -30,8 +30,16 @@ pub const CAP_BULK: u32 = 1;
 pub const CAP_CURSOR: u32 = 2;
 /// Capability: [`Request::Pty`].
 pub const CAP_PTY: u32 = 4;
+/// Capability: [`Request::BulkEnd`].
+pub const CAP_BULK_END: u32 = 8;
 /// The most records one bulk reply carries.
 pub const BULK_MAX: u16 = 256;
+/// A bulk reply's header after its status byte: `end` (u64), `n` (u16)
+/// and, in a reply to [`Request::BulkEnd`], a flags byte.
+pub const BULK_HEADER_MAX: usize = 8 + 2 + 1;
+/// Flag of a [`Request::BulkEnd`] reply: the table ended right after the
+/// records sent (there was no entry at `end` when they were read).
+pub const FLAG_ENDED: u8 = 1;
 
 /// One client request.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -64,6 +72,14 @@ pub enum Request {
     Version,
     /// `B` (extension): up to `max` entries from `start`.
     Bulk {
+        /// First record index.
+        start: u64,
+        /// Most records wanted (the daemon may send fewer).
+        max: u16,
+    },
+    /// `R` (extension): as `B`, and the reply says whether the table ended
+    /// right after the entries sent, so a small table takes one round trip.
+    BulkEnd {
         /// First record index.
         start: u64,
         /// Most records wanted (the daemon may send fewer).
@@ -121,6 +137,8 @@ pub mod op {
     pub const VERSION: u8 = b'V';
     /// Extension: bulk read.
     pub const BULK: u8 = b'B';
+    /// Extension: bulk read that reports the end of the table.
+    pub const BULK_END: u8 = b'R';
     /// Extension: `getutxid` at a cursor.
     pub const FIND_ID_AT: u8 = b'I';
     /// Extension: `getutxline` at a cursor.
@@ -138,7 +156,7 @@ pub fn body_len(op: u8) -> Option<usize> {
         op::FIND_ID => 2 + ID_SIZE,
         op::FIND_LINE => LINE_SIZE,
         op::PUT | op::APPEND | op::APPEND_KEEP => RECORD_SIZE,
-        op::BULK => 8 + 2,
+        op::BULK | op::BULK_END => 8 + 2,
         op::FIND_ID_AT | op::PUT_AT => CURSOR_SIZE + RECORD_SIZE,
         op::FIND_LINE_AT => CURSOR_SIZE + LINE_SIZE,
         op::PTY => 1 + HOST_SIZE,
@@ -165,6 +183,10 @@ pub fn decode_request(op: u8, body: &[u8]) -> Result<Request, Errno> {
         op::APPEND => Request::Append(r.record()?),
         op::APPEND_KEEP => Request::AppendKeep(r.record()?),
         op::BULK => Request::Bulk {
+            start: u64::from_be_bytes(r.take()),
+            max: u16::from_be_bytes(r.take()),
+        },
+        op::BULK_END => Request::BulkEnd {
             start: u64::from_be_bytes(r.take()),
             max: u16::from_be_bytes(r.take()),
         },
@@ -228,6 +250,11 @@ pub fn encode_request(req: &Request, out: &mut [u8; MAX_REQUEST]) -> usize {
             w.put(&start.to_be_bytes());
             w.put(&max.to_be_bytes());
         }
+        Request::BulkEnd { start, max } => {
+            w.put(&[op::BULK_END]);
+            w.put(&start.to_be_bytes());
+            w.put(&max.to_be_bytes());
+        }
         Request::FindIdAt { cursor, query } => {
             w.put(&[op::FIND_ID_AT]);
             w.put(&encode_cursor(cursor));
@@ -258,6 +285,7 @@ impl Request {
             self,
             Request::Version
                 | Request::Bulk { .. }
+                | Request::BulkEnd { .. }
                 | Request::FindIdAt { .. }
                 | Request::FindLineAt { .. }
                 | Request::PutAt { .. }
@@ -322,6 +350,51 @@ pub fn check_status(byte: u8) -> Result<(), Errno> {
         Ok(())
     } else {
         Err(Errno::from_wire(byte))
+    }
+}
+
+/// The header of a successful bulk reply (after its status byte).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct BulkHeader {
+    /// Index after the last record sent: `start + n`.
+    pub end: u64,
+    /// Number of records that follow.
+    pub n: u16,
+    /// The table ended at `end` ([`FLAG_ENDED`]; always false for `B`).
+    pub ended: bool,
+}
+
+/// Length of the bulk reply header for `B` (`with_flags` false) or `R`.
+pub fn bulk_header_len(with_flags: bool) -> usize {
+    BULK_HEADER_MAX - usize::from(!with_flags)
+}
+
+/// Encodes a bulk reply header; `with_flags` for a reply to `R`. The
+/// first [`bulk_header_len`] bytes are the header.
+pub fn encode_bulk_header(h: &BulkHeader, with_flags: bool) -> [u8; BULK_HEADER_MAX] {
+    let mut out = [0u8; BULK_HEADER_MAX];
+    let (end, rest) = out.split_at_mut(8);
+    end.copy_from_slice(&h.end.to_be_bytes());
+    let (n, flags) = rest.split_at_mut(2);
+    n.copy_from_slice(&h.n.to_be_bytes());
+    if let (true, true, Some(f)) = (with_flags, h.ended, flags.first_mut()) {
+        *f = FLAG_ENDED;
+    }
+    out
+}
+
+/// Decodes a bulk reply header of [`bulk_header_len`] bytes (the rest of
+/// `b` is ignored). Flags other than [`FLAG_ENDED`] are reserved and
+/// ignored.
+pub fn decode_bulk_header(b: &[u8; BULK_HEADER_MAX], with_flags: bool) -> BulkHeader {
+    let mut r = Reader(b);
+    let end = u64::from_be_bytes(r.take());
+    let n = u16::from_be_bytes(r.take());
+    let [flags] = r.take();
+    BulkHeader {
+        end,
+        n,
+        ended: with_flags && flags & FLAG_ENDED != 0,
     }
 }
 
@@ -427,6 +500,7 @@ mod tests {
                 start: 1 << 40,
                 max: 300,
             },
+            Request::BulkEnd { start: 7, max: 128 },
             Request::FindIdAt {
                 cursor: Cursor { pos: 3, last: None },
                 query: sample(),
@@ -471,6 +545,44 @@ mod tests {
         assert_eq!(body_len(b'E'), Some(400));
         assert_eq!(body_len(b'+'), Some(400));
         assert_eq!(body_len(b'?'), None);
+    }
+
+    #[test]
+    fn bulk_headers_round_trip() {
+        for with_flags in [false, true] {
+            for h in [
+                BulkHeader {
+                    end: 10,
+                    n: 10,
+                    ended: with_flags,
+                },
+                BulkHeader {
+                    end: u64::MAX,
+                    n: BULK_MAX,
+                    ended: false,
+                },
+            ] {
+                let b = encode_bulk_header(&h, with_flags);
+                assert_eq!(decode_bulk_header(&b, with_flags), h);
+            }
+        }
+        // `R`, 3 records from 7, ended: end, n, flags.
+        let h = BulkHeader {
+            end: 10,
+            n: 3,
+            ended: true,
+        };
+        assert_eq!(bulk_header_len(true), 11);
+        assert_eq!(
+            encode_bulk_header(&h, true),
+            *b"\0\0\0\0\0\0\0\x0a\0\x03\x01"
+        );
+        // `B` has no flags byte, and reserved flags are ignored.
+        assert_eq!(bulk_header_len(false), 10);
+        let mut b = encode_bulk_header(&h, true);
+        b[10] = 0xfe;
+        assert!(!decode_bulk_header(&b, true).ended);
+        assert!(!decode_bulk_header(&encode_bulk_header(&h, true), false).ended);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 use core::sync::atomic::{AtomicU8, Ordering};
 use proto::Layout;
 
+// In .data (see `state::STATE`).
+#[unsafe(link_section = ".data.utmps")]
 static LAYOUT: AtomicU8 = AtomicU8::new(0);
 
 /// The layout of the host's `struct utmpx`. glibc exports
@@ -14,7 +16,7 @@ pub fn layout() -> Layout {
         1 => Layout::Glibc,
         2 => Layout::Musl,
         _ => {
-            let glibc = crate::sys::has_symbol(c"gnu_get_libc_version");
+            let glibc = crate::sys::is_glibc();
             // Racing threads compute the same answer.
             LAYOUT.store(if glibc { 1 } else { 2 }, Ordering::Relaxed);
             if glibc {

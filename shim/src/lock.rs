@@ -13,6 +13,8 @@ use crate::sys;
 use core::sync::atomic::{AtomicI32, Ordering};
 use proto::Errno;
 
+// In .data (see `state::STATE`).
+#[unsafe(link_section = ".data.utmps")]
 static HOLDER: AtomicI32 = AtomicI32::new(0);
 
 /// Proof that the lock is held; releases it on drop.

@@ -27,18 +27,34 @@ const NAME_MAX: usize = 4096;
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Dialect {
     Unknown,
-    /// Ours: bulk reads and client-held cursors.
+    /// Ours: bulk reads that report the end (`R`), client-held cursors.
     Extended,
+    /// Ours from before `R`: bulk reads with `B`, which does not report
+    /// the end, so reading a table takes one more round trip.
+    ExtendedWithoutEnd,
     /// skarnet utmps 0.1.3: one record per round trip, the cursor in the daemon.
     Base,
+}
+
+/// The shim's big buffers (56 KiB), mapped by the first call that needs
+/// them instead of with the library: with /etc/ld.so.preload every exec
+/// would map them (as .bss, an anonymous region and a zeroed page; as
+/// .data, pages of the file), about 10 us each (README, Performance), and
+/// nearly every process never calls the API. Zeroed by the kernel, which
+/// is a valid `Arena`; never unmapped; a fork copies it with the process.
+struct Arena {
+    /// `utmpxname`'s file, NUL-terminated; empty means the default.
+    name: [u8; NAME_MAX],
+    /// Records `cache_start..cache_start + cache_len` of a bulk read, in wire form.
+    cache: [u8; CACHE * RECORD_SIZE],
 }
 
 /// Everything the shim remembers, guarded by [`lock`].
 pub struct State {
     /// The pid that owns the connections: a fork makes them the parent's.
     pid: i32,
-    /// `utmpxname`'s file, NUL-terminated; empty means the default.
-    name: [u8; NAME_MAX],
+    /// The big buffers; null until a call needs them.
+    arena: *mut Arena,
     route: Route,
     /// Whether the database is "open" (glibc's `file_fd >= 0`).
     open: bool,
@@ -46,14 +62,16 @@ pub struct State {
     /// `endutxent` and `utmpxname` as it does in glibc.
     cursor: Cursor,
     conn: Option<Conn>,
-    /// A kept connection for wtmp/btmp appends, and the daemon it goes to.
+    /// A kept connection for wtmp/btmp appends, and the daemon it goes to
+    /// (meaningless while there is none).
     log_conn: Option<Conn>,
-    log_service: Option<Service>,
+    log_service: Service,
     dialects: Dialects,
-    /// Records `cache_start..cache_start + cache_len` of a bulk read, in wire form.
-    cache: [u8; CACHE * RECORD_SIZE],
+    /// What `arena.cache` holds.
     cache_start: u64,
     cache_len: usize,
+    /// The bulk read found no record after the cached ones.
+    cache_ended: bool,
     /// The plain file, when `route` is `File`.
     file: Option<Fd>,
     writable: bool,
@@ -64,6 +82,10 @@ struct Global(UnsafeCell<State>);
 // SAFETY: the state is only reached through `with`, which holds the lock.
 unsafe impl Sync for Global {}
 
+// In .data, not .bss, as every static of the shim that a call writes: the
+// few hundred bytes share the page the loader's relocations write anyway,
+// and the loader has no zero-filled page to map (README, Performance).
+#[unsafe(link_section = ".data.utmps")]
 static STATE: Global = Global(UnsafeCell::new(State::new()));
 
 /// A deadline for a call starting now.
@@ -122,24 +144,32 @@ impl State {
     const fn new() -> State {
         State {
             pid: 0,
-            name: [0; NAME_MAX],
+            arena: core::ptr::null_mut(),
             route: Route::Daemon(Service::Utmpd),
             open: false,
             cursor: Cursor { pos: 0, last: None },
             conn: None,
             log_conn: None,
-            log_service: None,
+            log_service: Service::Utmpd,
             dialects: Dialects {
                 utmpd: Dialect::Unknown,
                 wtmpd: Dialect::Unknown,
                 btmpd: Dialect::Unknown,
             },
-            cache: [0; CACHE * RECORD_SIZE],
             cache_start: 0,
             cache_len: 0,
+            cache_ended: false,
             file: None,
             writable: false,
         }
+    }
+
+    /// The arena, mapped on the first call.
+    fn arena(&mut self) -> Result<*mut Arena, Errno> {
+        if self.arena.is_null() {
+            self.arena = sys::map_zeroed(core::mem::size_of::<Arena>())?.cast();
+        }
+        Ok(self.arena)
     }
 
     /// `utmpxname`: close the database and remember the new name.
@@ -148,16 +178,23 @@ impl State {
         if bytes.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
+        let arena = self.arena()?;
         self.close();
-        if let Some(dst) = self.name.get_mut(..bytes.len()) {
+        // SAFETY: the arena is mapped, valid and reached only under the
+        // state lock (see `Arena`); no other reference to it is alive.
+        let stored = unsafe { &mut (*arena).name };
+        if let Some(dst) = stored.get_mut(..bytes.len()) {
             dst.copy_from_slice(bytes);
         }
         self.route = paths::route(name.to_bytes());
         Ok(())
     }
 
-    fn name(&self) -> Result<&CStr, Errno> {
-        CStr::from_bytes_until_nul(&self.name).map_err(|_| Errno::EINVAL)
+    fn name(&mut self) -> Result<&CStr, Errno> {
+        let arena = self.arena()?;
+        // SAFETY: as in `set_name`; the name lives as long as the arena.
+        let stored = unsafe { &(*arena).name };
+        CStr::from_bytes_until_nul(stored).map_err(|_| Errno::EINVAL)
     }
 
     /// `endutxent`.
@@ -165,7 +202,13 @@ impl State {
         self.conn = None;
         self.file = None;
         self.open = false;
+        self.forget_cache();
+    }
+
+    /// Drops what a bulk read fetched: the next read asks the daemon.
+    fn forget_cache(&mut self) {
         self.cache_len = 0;
+        self.cache_ended = false;
     }
 
     /// glibc's `maybe_setutent`: open the database on first use.
@@ -176,7 +219,7 @@ impl State {
                 self.writable = false;
             }
             self.cursor.pos = 0;
-            self.cache_len = 0;
+            self.forget_cache();
             self.open = true;
         }
         Ok(())
@@ -187,7 +230,7 @@ impl State {
         let was_open = self.open;
         self.ensure_open()?;
         self.cursor.rewind();
-        self.cache_len = 0;
+        self.forget_cache();
         if let Route::Daemon(service) = self.route {
             // A new base connection starts at the beginning anyway.
             if was_open && self.conn.is_some() && *self.dialects.of(service) == Dialect::Base {
@@ -201,6 +244,11 @@ impl State {
     }
 
     /// `getutxent`: the next entry, `None` at the end.
+    ///
+    /// One bulk read (`R`) fetches up to [`CACHE`] records and whether the
+    /// table ends after them, so a small table is read in one round trip.
+    /// That end is returned once without asking again; the next call asks,
+    /// as glibc reads the file again at every call (docs/PROTOCOL.md).
     pub fn next(&mut self, dl: Deadline) -> Result<Option<Record>, Errno> {
         self.ensure_open()?;
         let service = match self.route {
@@ -213,53 +261,70 @@ impl State {
         if let Some(r) = self.take_cached() {
             return Ok(Some(r));
         }
+        if self.cache_ended && self.cursor.pos == self.cache_end() {
+            self.cache_ended = false;
+            return Ok(None);
+        }
+        self.forget_cache();
+        // Before the request: a reply must be read whole or the connection dropped.
+        let arena = self.arena()?;
         let start = self.cursor.pos;
-        let bulk = self.extended(service, dl, |c| {
-            let max = CACHE as u16;
-            c.send(&Request::Bulk { start, max }, dl)?;
-            let status = c.recv_status(dl)?;
-            let end = c.recv_u64(dl)?;
-            if let Err(e) = status {
-                return Ok(Err(e));
+        let header = loop {
+            let with_end = *self.dialects.of(service) != Dialect::ExtendedWithoutEnd;
+            let reply = self.extended(service, dl, |c| {
+                let max = CACHE as u16;
+                c.send(&bulk_request(start, max, with_end), dl)?;
+                recv_bulk_header(c, start, with_end, dl)
+            })?;
+            match reply {
+                // An older daemon of ours, which does not know `R`: it
+                // answered EPROTO and hung up. `B` from now on.
+                Some(Err(e)) if with_end && e == Errno::EPROTO => {
+                    *self.dialects.of(service) = Dialect::ExtendedWithoutEnd;
+                    self.conn = None;
+                }
+                Some(header) => break header?,
+                None => {
+                    return match self.base_read(service, dl, &Request::Next) {
+                        Err(e) if e == Errno::ESRCH => Ok(None),
+                        other => other.map(Some),
+                    };
+                }
             }
-            let mut nb = [0u8; 2];
-            c.recv(&mut nb, dl)?;
-            let n = usize::from(u16::from_be_bytes(nb));
-            if n > CACHE || end != start + n as u64 {
-                return Err(Errno::EPROTO);
-            }
-            Ok(Ok(n))
-        })?;
-        let Some(n) = bulk else {
-            return match self.base_read(service, dl, &Request::Next) {
-                Err(e) if e == Errno::ESRCH => Ok(None),
-                other => other.map(Some),
-            };
         };
-        let n = n?;
+        let n = usize::from(header.n);
         if n == 0 {
             return Ok(None);
         }
         // The records follow the header on the same connection.
         let conn = self.conn.as_ref().ok_or(Errno::EIO)?;
-        let bytes = self.cache.get_mut(..n * RECORD_SIZE).ok_or(Errno::EIO)?;
+        // SAFETY: as in `set_name`.
+        let cache = unsafe { &mut (*arena).cache };
+        let bytes = cache.get_mut(..n * RECORD_SIZE).ok_or(Errno::EIO)?;
         if let Err(e) = conn.recv(bytes, dl) {
             self.conn = None;
             return Err(e);
         }
         self.cache_start = start;
         self.cache_len = n;
+        self.cache_ended = header.ended;
         self.take_cached().map(Some).ok_or(Errno::EIO)
+    }
+
+    /// The index after the cached records.
+    fn cache_end(&self) -> u64 {
+        self.cache_start.saturating_add(self.cache_len as u64)
     }
 
     /// The cached record at the cursor, consumed as a read.
     fn take_cached(&mut self) -> Option<Record> {
         let k = usize::try_from(self.cursor.pos.checked_sub(self.cache_start)?).ok()?;
-        if k >= self.cache_len {
+        if k >= self.cache_len || self.arena.is_null() {
             return None;
         }
-        let b: &[u8; RECORD_SIZE] = self
-            .cache
+        // SAFETY: as in `set_name` (a cache is only ever filled in the arena).
+        let cache = unsafe { &(*self.arena).cache };
+        let b: &[u8; RECORD_SIZE] = cache
             .get(k * RECORD_SIZE..(k + 1) * RECORD_SIZE)?
             .try_into()
             .ok()?;
@@ -276,7 +341,7 @@ impl State {
             return Err(Errno::EINVAL);
         }
         self.ensure_open()?;
-        self.cache_len = 0;
+        self.forget_cache();
         let service = match self.route {
             Route::File => {
                 return self
@@ -302,7 +367,7 @@ impl State {
     /// `getutxline`.
     pub fn find_line(&mut self, line: &[u8; LINE_SIZE], dl: Deadline) -> Result<Record, Errno> {
         self.ensure_open()?;
-        self.cache_len = 0;
+        self.forget_cache();
         let service = match self.route {
             Route::File => {
                 return self
@@ -324,7 +389,7 @@ impl State {
     /// `pututxline`.
     pub fn put(&mut self, record: &Record, dl: Deadline) -> Result<Put, Errno> {
         self.ensure_open()?;
-        self.cache_len = 0;
+        self.forget_cache();
         let service = match self.route {
             Route::File => {
                 if !self.writable {
@@ -368,9 +433,12 @@ impl State {
     /// `updwtmpx` to a daemon: on a kept connection (`A`), or one
     /// connection per record (`+`) with skarnet's wtmpd.
     pub fn append(&mut self, service: Service, record: &Record, dl: Deadline) -> Result<(), Errno> {
-        if self.log_service != Some(service) {
+        // A process sees its own writes, as with glibc (one reading wtmp
+        // while it appends to it, or utmp after libutempter's entry).
+        self.forget_cache();
+        if self.log_service != service {
             self.log_conn = None;
-            self.log_service = Some(service);
+            self.log_service = service;
         }
         let kept = self.extended_on(Slot::Log, service, dl, |c| {
             c.send(&Request::AppendKeep(*record), dl)?;
@@ -456,7 +524,9 @@ impl State {
     ) -> Result<Option<T>, Errno> {
         match *self.dialects.of(service) {
             Dialect::Base => Ok(None),
-            Dialect::Extended => self.transact_on(slot, service, dl, f).map(Some),
+            Dialect::Extended | Dialect::ExtendedWithoutEnd => {
+                self.transact_on(slot, service, dl, f).map(Some)
+            }
             Dialect::Unknown => {
                 let conn = Conn::connect(config::socket(service), dl)?;
                 *self.slot(slot) = None;
@@ -520,6 +590,43 @@ impl State {
     }
 }
 
+/// A bulk read from `start`: `R`, or `B` for a daemon that predates it.
+fn bulk_request(start: u64, max: u16, with_end: bool) -> Request {
+    if with_end {
+        Request::BulkEnd { start, max }
+    } else {
+        Request::Bulk { start, max }
+    }
+}
+
+/// The header of a bulk reply (`R` when `with_end`, else `B`): the
+/// daemon's refusal, or what follows. A count or position that does not
+/// fit the request is a protocol error.
+fn recv_bulk_header(
+    c: &Conn,
+    start: u64,
+    with_end: bool,
+    dl: Deadline,
+) -> Result<Result<codec::BulkHeader, Errno>, Errno> {
+    let status = c.recv_status(dl)?;
+    let mut b = [0u8; codec::BULK_HEADER_MAX];
+    if let Err(e) = status {
+        // `B` follows a refusal with the start (u64); `R` with nothing.
+        if !with_end {
+            c.recv_u64(dl)?;
+        }
+        return Ok(Err(e));
+    }
+    let len = codec::bulk_header_len(with_end);
+    c.recv(b.get_mut(..len).ok_or(Errno::EIO)?, dl)?;
+    let h = codec::decode_bulk_header(&b, with_end);
+    let n = u64::from(h.n);
+    if n > CACHE as u64 || start.checked_add(n) != Some(h.end) {
+        return Err(Errno::EPROTO);
+    }
+    Ok(Ok(h))
+}
+
 fn recv_record(c: &Conn, dl: Deadline) -> Result<Record, Errno> {
     let mut b = [0u8; RECORD_SIZE];
     c.recv(&mut b, dl)?;
@@ -534,9 +641,10 @@ fn recv_cursor(c: &Conn, dl: Deadline) -> Result<Cursor, Errno> {
 
 /// The fuzzer's entry: a daemon that answers the first request with
 /// `data[1..]` (then end of file), against a session in the extended
-/// dialect; `data[0]` picks the operation (read, search by id, search by
-/// line, write). The same reply parsing as the exports. Must not panic or
-/// hang.
+/// dialect; `data[0]` picks the operation (bits 0-1: read, search by id,
+/// search by line, write), the cursor (bits 2-6) and the bulk read (bit
+/// 7: `R`, or `B` of an older daemon). The same reply parsing as the
+/// exports. Must not panic or hang.
 #[cfg(feature = "fuzz")]
 pub fn fuzz_replies(data: &[u8]) {
     use std::io::{Read, Write};
@@ -573,9 +681,13 @@ pub fn fuzz_replies(data: &[u8]) {
     unsafe { libc::fcntl(fds[0], libc::F_SETFL, libc::O_NONBLOCK) };
     let mut st = std::boxed::Box::new(State::new());
     st.conn = Some(Conn::from_fd(Fd::from_raw(fds[0])));
-    st.dialects.utmpd = Dialect::Extended;
+    st.dialects.utmpd = if which & 0x80 == 0 {
+        Dialect::Extended
+    } else {
+        Dialect::ExtendedWithoutEnd
+    };
     st.open = true;
-    st.cursor.pos = u64::from(which >> 2);
+    st.cursor.pos = u64::from((which >> 2) & 0x1f);
     let dl = Deadline::after(50);
     let mut q = Record::EMPTY;
     q.kind = proto::Kind::USER_PROCESS;

@@ -110,10 +110,87 @@ pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
     }
 }
 
-/// Whether the process's global symbol scope defines `name`.
-pub fn has_symbol(name: &CStr) -> bool {
-    // SAFETY: `name` is NUL-terminated; RTLD_DEFAULT is valid in glibc and musl.
-    !unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) }.is_null()
+/// Whether the process runs on glibc, which defines `gnu_get_libc_version`
+/// (musl does not).
+///
+/// A weak reference, which the dynamic loader resolves to NULL where the
+/// symbol is undefined, rather than `dlsym`: glibc 2.34 moved `dlsym`
+/// into libc under version GLIBC_2.34, so a shim that imports it does not
+/// load at all on an older glibc, and it costs every process a symbol
+/// lookup at load for a question asked only on the first call.
+pub fn is_glibc() -> bool {
+    // SAFETY: the helper only loads an address from the GOT.
+    !unsafe { weak::gnu_get_libc_version_addr() }.is_null()
+}
+
+/// The weak reference: Rust has no stable weak linkage, so a two-line
+/// helper in assembly returns the address the loader put in the GOT.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod weak {
+    unsafe extern "C" {
+        #[link_name = "utmps_gnu_get_libc_version_addr"]
+        pub fn gnu_get_libc_version_addr() -> *const core::ffi::c_void;
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    core::arch::global_asm!(
+        ".weak gnu_get_libc_version",
+        ".pushsection .text.utmps_gnu_get_libc_version_addr,\"ax\",@progbits",
+        ".globl utmps_gnu_get_libc_version_addr",
+        ".hidden utmps_gnu_get_libc_version_addr",
+        ".type utmps_gnu_get_libc_version_addr, @function",
+        "utmps_gnu_get_libc_version_addr:",
+        "mov rax, qword ptr [rip + gnu_get_libc_version@GOTPCREL]",
+        "ret",
+        ".size utmps_gnu_get_libc_version_addr, . - utmps_gnu_get_libc_version_addr",
+        ".popsection",
+    );
+
+    #[cfg(target_arch = "aarch64")]
+    core::arch::global_asm!(
+        ".weak gnu_get_libc_version",
+        ".pushsection .text.utmps_gnu_get_libc_version_addr,\"ax\",@progbits",
+        ".globl utmps_gnu_get_libc_version_addr",
+        ".hidden utmps_gnu_get_libc_version_addr",
+        ".type utmps_gnu_get_libc_version_addr, @function",
+        "utmps_gnu_get_libc_version_addr:",
+        "adrp x0, :got:gnu_get_libc_version",
+        "ldr x0, [x0, :got_lo12:gnu_get_libc_version]",
+        "ret",
+        ".size utmps_gnu_get_libc_version_addr, . - utmps_gnu_get_libc_version_addr",
+        ".popsection",
+    );
+}
+
+/// Elsewhere, `dlsym` (which needs glibc 2.34 or later).
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+mod weak {
+    /// # Safety
+    /// None; `unsafe` to match the assembly helper of the other architectures.
+    pub unsafe fn gnu_get_libc_version_addr() -> *const core::ffi::c_void {
+        // SAFETY: a NUL-terminated name; RTLD_DEFAULT is valid in glibc and musl.
+        unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"gnu_get_libc_version".as_ptr()) }
+    }
+}
+
+/// `len` bytes of zeroed, private, read-write memory, never unmapped.
+pub fn map_zeroed(len: usize) -> Result<*mut u8, Errno> {
+    // SAFETY: an anonymous mapping at an address of the kernel's choice.
+    let p = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(errno())
+    } else {
+        Ok(p.cast())
+    }
 }
 
 /// A non-blocking, close-on-exec Unix stream socket.

@@ -43,10 +43,14 @@ impl Slot {
 }
 
 // One buffer per function, as glibc: a `getutxid` does not overwrite what
-// `getutxent` returned.
+// `getutxent` returned. In .data (see `state::STATE`).
+#[unsafe(link_section = ".data.utmps")]
 static ENT: Slot = Slot::new();
+#[unsafe(link_section = ".data.utmps")]
 static ID: Slot = Slot::new();
+#[unsafe(link_section = ".data.utmps")]
 static LINE: Slot = Slot::new();
+#[unsafe(link_section = ".data.utmps")]
 static PUT: Slot = Slot::new();
 
 /// Reads the caller's struct.

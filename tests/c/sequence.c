@@ -45,6 +45,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: sequence FILE < ops\n");
         return 2;
     }
+    /* A line at a time, so that a test can drive it step by step. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (utmpname(argv[1]) != 0) {
         printf("utmpname fail %d\n", errno);
         return 1;

@@ -1,0 +1,201 @@
+//! Reading utmp: the round trips a reader makes, and what it sees of
+//! another process's writes (glibc reads the file again at every call).
+
+use proto::record::set_field;
+use proto::{Kind, Layout, Record};
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{ChildStdin, ChildStdout, Command, Stdio};
+use util::{c_program, lines_with, musl_real, shim, Cc, Daemons, Guarded, TempDir};
+
+/// Entries `range` (USER_PROCESS of this live process on `pts/N`), in
+/// glibc's layout: what the daemons' files hold on this host.
+fn entries(range: std::ops::Range<usize>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in range {
+        let mut r = Record::EMPTY;
+        r.kind = Kind::USER_PROCESS;
+        r.pid = std::process::id() as i32;
+        set_field(&mut r.line, format!("pts/{i}").as_bytes());
+        set_field(&mut r.id, format!("{i}").as_bytes());
+        set_field(&mut r.user, b"root");
+        set_field(&mut r.host, b"reads.example");
+        r.tv_sec = 1_700_000_000 + i as i64;
+        let mut b = [0u8; 400];
+        Layout::Glibc.encode(&r, &mut b).unwrap();
+        out.extend_from_slice(&b[..Layout::Glibc.size()]);
+    }
+    out
+}
+
+/// Another process's append: the bytes added to the file directly.
+fn append(file: &Path, range: std::ops::Range<usize>) {
+    let mut f = std::fs::OpenOptions::new().append(true).open(file).unwrap();
+    f.write_all(&entries(range)).unwrap();
+}
+
+#[test]
+fn who_reads_ten_entries_in_one_request() {
+    let d = Daemons::start();
+    std::fs::write(d.file("utmp"), entries(0..10)).unwrap();
+    let dir = TempDir::new("strace");
+    for (name, who) in [
+        ("coreutils who (glibc)", PathBuf::from("who")),
+        ("busybox who (musl)", musl_real("busybox/who")),
+    ] {
+        let trace = dir.path().join("trace");
+        let out = d
+            .cmd("strace")
+            .args([
+                "-f",
+                "-qq",
+                "-e",
+                "trace=connect,sendto,sendmsg,write",
+                "-o",
+            ])
+            .args([trace.as_os_str(), who.as_os_str()])
+            .run();
+        assert_eq!(lines_with(out.ok(), "reads.example").len(), 10, "{out}");
+        let t = std::fs::read_to_string(&trace).unwrap();
+        // One connection to utmpd ...
+        let connects = lines_with(&t, "utmpd.sock");
+        assert_eq!(connects.len(), 1, "{name}: connections:\n{t}");
+        let fd = connects[0]
+            .split("connect(")
+            .nth(1)
+            .and_then(|s| s.split(',').next())
+            .unwrap();
+        // ... and one request on it: the bulk read that also reports the end.
+        let requests: Vec<_> = t
+            .lines()
+            .filter(|l| {
+                ["sendto(", "sendmsg(", "write("]
+                    .iter()
+                    .any(|call| l.contains(&format!("{call}{fd},")))
+            })
+            .collect();
+        assert_eq!(requests.len(), 1, "{name}: requests:\n{t}");
+        assert!(requests[0].contains("\"R\\0"), "{name}: {}", requests[0]);
+    }
+}
+
+/// `sequence FILE` (tests/c/sequence.c) driven one operation at a time.
+struct Steps {
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+    _child: Guarded,
+}
+
+impl Steps {
+    fn start(file: &Path, env: &[(OsString, OsString)]) -> Steps {
+        let mut cmd = Command::new(c_program("sequence", Cc::Gnu));
+        cmd.arg(file)
+            .env_remove("LD_PRELOAD")
+            .env("LC_ALL", "C")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn sequence");
+        Steps {
+            input: child.stdin.take().unwrap(),
+            output: BufReader::new(child.stdout.take().unwrap()),
+            _child: Guarded(child),
+        }
+    }
+
+    /// Runs `op` and returns its result line, shortened to the status and
+    /// the line of the entry returned (`get ok pts/3`, `get fail`).
+    fn op(&mut self, op: &str) -> String {
+        writeln!(self.input, "{op}").unwrap();
+        self.input.flush().unwrap();
+        let mut line = String::new();
+        self.output.read_line(&mut line).unwrap();
+        let f: Vec<_> = line.split_whitespace().collect();
+        match f.as_slice() {
+            [op, "ok", _, _, _, line, ..] => format!("{op} ok {line}"),
+            [op, status, ..] => format!("{op} {status}"),
+            _ => panic!("no answer to {op}: {line:?}"),
+        }
+    }
+
+    fn ops(&mut self, ops: &[&str]) -> Vec<String> {
+        ops.iter().map(|op| self.op(op)).collect()
+    }
+}
+
+#[test]
+fn an_entry_added_after_the_end_is_seen_as_glibc_sees_it() {
+    // glibc itself on a plain file, and the shim through utmpd; another
+    // process appends while the reader is at the end of the table.
+    let dir = TempDir::new("reads");
+    let plain = dir.path().join("utmp");
+    std::fs::write(&plain, entries(0..3)).unwrap();
+    let d = Daemons::start();
+    std::fs::write(d.file("utmp"), entries(0..3)).unwrap();
+    let mut shim_env = d.env();
+    shim_env.push(("LD_PRELOAD".into(), shim().into()));
+    let mut glibc = Steps::start(&plain, &[]);
+    let mut ours = Steps::start(Path::new("/var/run/utmp"), &shim_env);
+
+    let to_the_end = ["set", "get", "get", "get", "get"];
+    let want = [
+        "set 0",
+        "get ok pts/0",
+        "get ok pts/1",
+        "get ok pts/2",
+        "get fail",
+    ];
+    assert_eq!(glibc.ops(&to_the_end), want);
+    assert_eq!(ours.ops(&to_the_end), want);
+    // Written after the reader saw the end: glibc reads the file again at
+    // the next call, and so does the shim (one request then).
+    append(&plain, 3..4);
+    append(&d.file("utmp"), 3..4);
+    let after = ["get", "get", "set", "get", "get", "get", "get", "get"];
+    let want = [
+        "get ok pts/3",
+        "get fail",
+        "set 0",
+        "get ok pts/0",
+        "get ok pts/1",
+        "get ok pts/2",
+        "get ok pts/3",
+        "get fail",
+    ];
+    assert_eq!(glibc.ops(&after), want);
+    assert_eq!(ours.ops(&after), want);
+
+    // Written while the reader is inside the table: glibc returns it at
+    // the next call that reaches it; the shim's bulk read saw the table
+    // end before it, returns that end once, and the entry at the next
+    // call (docs/PROTOCOL.md). Seen one call late, never lost.
+    let start = ["set", "get", "get"];
+    assert_eq!(glibc.ops(&start), ["set 0", "get ok pts/0", "get ok pts/1"]);
+    assert_eq!(ours.ops(&start), ["set 0", "get ok pts/0", "get ok pts/1"]);
+    append(&plain, 4..5);
+    append(&d.file("utmp"), 4..5);
+    let rest = ["get", "get", "get", "get", "get"];
+    assert_eq!(
+        glibc.ops(&rest),
+        [
+            "get ok pts/2",
+            "get ok pts/3",
+            "get ok pts/4",
+            "get fail",
+            "get fail"
+        ]
+    );
+    assert_eq!(
+        ours.ops(&rest),
+        [
+            "get ok pts/2",
+            "get ok pts/3",
+            "get fail",
+            "get ok pts/4",
+            "get fail"
+        ]
+    );
+}
