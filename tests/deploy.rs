@@ -499,6 +499,107 @@ ls -lna /run/utmps/
 }
 
 #[test]
+fn failed_logins_from_sshd_and_su_land_in_btmp_with_the_shipped_ownership() {
+    // sshd writes btmp itself (and refuses a btmp that is not root's or is
+    // open to others); su writes it through the API, so through the shim
+    // when that is preloaded system-wide. With the shipped s6 services
+    // (btmp root:utmp 0660) both failed logins reach the one btmp, `lastb`
+    // shows them, and an ordinary user's `lslogins` still works.
+    ensure_utmp_user();
+    ensure_user("utmpstest1");
+    ensure_user("utmpstest2");
+    ensure_user("sshd");
+    let sshd = target_dir().parent().expect("target").join("openssh");
+    assert!(
+        sshd.join("usr/sbin/sshd").exists(),
+        "no sshd: run scripts/fetch-sshd {}",
+        sshd.display()
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let svc = services();
+    let log = TempDir::new("btmplog");
+    let body = format!(
+        r#"
+SSHD_ROOT={sshd}
+PORT={port}
+install -m 0600 /dev/null /var/log/btmp
+for d in utmpd wtmpd btmpd; do
+    sh "$SERVICES/usr/share/utmps/services/s6/utmps-$d/run" >"/run/$d.log" 2>&1 &
+    pids="$pids $!"
+done
+for d in utmpd wtmpd btmpd; do wait_sock /run/utmps/.$d-socket; done
+ls -ln /var/log/btmp
+# Debian's sshd on a loopback port; one wrong password.
+K=/run/sshtest
+mkdir -p $K /run/sshd
+chmod 0755 /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f $K/host
+printf '%s\n' "Port $PORT" "ListenAddress 127.0.0.1" "HostKey $K/host" "UsePAM no" \
+    "PasswordAuthentication yes" "KbdInteractiveAuthentication no" "PidFile none" >$K/sshd_config
+LD_LIBRARY_PATH=$SSHD_ROOT/usr/lib/x86_64-linux-gnu $SSHD_ROOT/usr/sbin/sshd -D -e -f $K/sshd_config 2>$K/sshd.log &
+pids="$pids $!"
+wait_log $K/sshd.log "Server listening"
+printf '#!/bin/sh\necho wrong-password\n' >$K/askpass
+chmod 0755 $K/askpass
+HOME=$K SSH_ASKPASS=$K/askpass SSH_ASKPASS_REQUIRE=force setsid ssh -p $PORT \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -o PreferredAuthentications=password -o NumberOfPasswordPrompts=1 \
+    utmpstest1@127.0.0.1 true </dev/null >/dev/null 2>&1 || true
+wait_log $K/sshd.log "Failed password for .*utmpstest1"
+echo "sshd complaints: $(grep -c 'Excess permission' $K/sshd.log || true)"
+# su is setuid root: the shim only through /etc/ld.so.preload, here in a
+# copy of /etc bind-mounted in this namespace alone.
+cp -a /etc /run/etc
+echo "$SHIM" >/run/etc/ld.so.preload
+mount --bind /run/etc /etc
+# strace -u runs it as utmpstest1 with su's setuid bit honoured, and shows
+# where su's record goes: to btmpd's socket, not to the file.
+echo wrong-password | strace -f -u utmpstest1 -e trace=connect,openat -o $K/su.trace \
+    script -qec "su -c true utmpstest2" /dev/null >/dev/null 2>&1 || true
+umount /etc
+echo "su to btmpd: $(grep -c 'connect(.*btmpd-socket' $K/su.trace || true)"
+echo "su opens btmp: $(grep -c 'openat(.*/var/log/btmp' $K/su.trace || true)"
+echo "== lastb"
+LD_PRELOAD=$SHIM lastb -w
+echo "== lslogins"
+LD_PRELOAD=$SHIM setpriv --reuid=utmpstest1 --regid=utmpstest1 --init-groups lslogins utmpstest1 >/dev/null
+echo "lslogins exit $?"
+"#,
+        sshd = sshd.display()
+    );
+    let o = in_namespace(log.path(), svc.path(), &body);
+    let out = o.ok();
+    assert!(out.contains("sshd complaints: 0"), "{o}");
+    assert!(
+        lines_with(out, "/var/log/btmp")
+            .first()
+            .is_some_and(|l| l.starts_with("-rw-rw---- 1 0 ")),
+        "btmp root:utmp 0660: {o}"
+    );
+    let lastb = out.split("== lastb").nth(1).unwrap_or("");
+    let ssh = lines_with(lastb, "utmpstest1");
+    assert!(
+        ssh.len() == 1 && ssh[0].contains("ssh:notty") && ssh[0].contains("127.0.0.1"),
+        "sshd's failed login: {o}"
+    );
+    let su = lines_with(lastb, "utmpstest2");
+    assert!(
+        su.len() == 1 && su[0].contains("pts/"),
+        "su's failed login: {o}"
+    );
+    assert!(out.contains("lslogins exit 0"), "{o}");
+    assert!(
+        !out.contains("su to btmpd: 0") && out.contains("su opens btmp: 0"),
+        "su's record through the shim: {o}"
+    );
+    println!("btmp after sshd's and su's failed logins:{lastb}");
+}
+
+#[test]
 fn the_shipped_systemd_units_run_under_systemd_socket_activate() {
     ensure_utmp_user();
     ensure_user("utmpstest1");

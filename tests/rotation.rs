@@ -1,6 +1,7 @@
 //! wtmp rotation: `logrotate` renames wtmp while a process keeps its wtmpd
 //! connection for appends (the shim's `A`); the appends after the rename
-//! must reach the new file, not the renamed one.
+//! must reach the new file, not the renamed one; a stream of appends
+//! while rotating loses nothing, for wtmp and btmp.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::MetadataExt;
@@ -9,18 +10,7 @@ use util::{c_program, lines_with, Cc, Daemons, Guarded, Run, TempDir};
 
 /// Runs the real logrotate on `file` with `directives`, forced.
 fn logrotate(file: &std::path::Path, directives: &str) {
-    let conf_dir = TempDir::new("logrotate");
-    let conf = conf_dir.path().join("wtmp.conf");
-    std::fs::write(
-        &conf,
-        format!("{} {{\n    rotate 2\n{directives}\n}}\n", file.display()),
-    )
-    .unwrap();
-    Run::new("logrotate")
-        .args(["-f", "-s"])
-        .args([conf_dir.path().join("state"), conf])
-        .run()
-        .ok();
+    logrotate_keeping(file, 2, directives);
 }
 
 #[test]
@@ -84,4 +74,89 @@ fn a_kept_wtmp_connection_follows_logrotate() {
         drop(input);
         let _ = child.0.wait();
     }
+}
+
+#[test]
+fn nothing_is_lost_or_misplaced_when_logs_rotate_under_a_stream_of_appends() {
+    // One process appends as fast as the daemon takes it, over one kept
+    // connection, while logrotate rotates the log five times (`create`,
+    // as Debian's own rules): every acknowledged record is in exactly one
+    // of the files, whole, and the files follow each other in order.
+    const N: usize = 3000;
+    let d = Daemons::start();
+    for log in ["wtmp", "btmp"] {
+        let path = d.file(log);
+        let mut cmd = Command::new(c_program("utmpctl", Cc::Gnu));
+        cmd.args(["appends", format!("/var/log/{log}").as_str()])
+            .env("LD_PRELOAD", util::shim())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        for (k, v) in d.env() {
+            cmd.env(k, v);
+        }
+        let mut child = Guarded(cmd.spawn().unwrap());
+        let mut input = child.0.stdin.take().unwrap();
+        let output = BufReader::new(child.0.stdout.take().unwrap());
+        let feeder = std::thread::spawn(move || {
+            for i in 1..=N {
+                writeln!(input, "6 rot{} pts/7 r{} {i}", i % 100, i % 100).unwrap();
+            }
+        });
+        let reader = std::thread::spawn(move || {
+            output
+                .lines()
+                .map(|l| l.unwrap())
+                .filter(|l| l == "ok")
+                .count()
+        });
+        for _ in 0..5 {
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            logrotate_keeping(&path, 10, "    create 0660 root utmp");
+        }
+        feeder.join().unwrap();
+        let acknowledged = reader.join().unwrap();
+        let _ = child.0.wait();
+        assert_eq!(acknowledged, N, "{log}: every append acknowledged");
+        // Oldest file first: wtmp.5 ... wtmp.1, then wtmp.
+        let mut files: Vec<_> = (1..=5)
+            .rev()
+            .map(|k| d.file(&format!("{log}.{k}")))
+            .collect();
+        files.push(path.clone());
+        let mut pids = Vec::new();
+        for f in &files {
+            let bytes = std::fs::read(f).unwrap_or_default();
+            assert_eq!(bytes.len() % 384, 0, "{}: whole records only", f.display());
+            for r in bytes.chunks_exact(384) {
+                pids.push(i32::from_ne_bytes(r[4..8].try_into().unwrap()));
+            }
+        }
+        let expected: Vec<i32> = (1..=N as i32).collect();
+        assert_eq!(pids.len(), N, "{log}: records across the rotated files");
+        assert_eq!(
+            pids, expected,
+            "{log}: each record once, in order, across the files"
+        );
+        let rotated = files.iter().filter(|f| f.exists()).count();
+        println!("rotation: {log}: {N} appends across {rotated} files while rotating 5 times");
+    }
+}
+
+/// logrotate with `rotate KEEP`, forced.
+fn logrotate_keeping(file: &std::path::Path, keep: u32, directives: &str) {
+    let conf_dir = TempDir::new("logrotate");
+    let conf = conf_dir.path().join("log.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "{} {{\n    rotate {keep}\n{directives}\n}}\n",
+            file.display()
+        ),
+    )
+    .unwrap();
+    Run::new("logrotate")
+        .args(["-f", "-s"])
+        .args([conf_dir.path().join("state"), conf])
+        .run()
+        .ok();
 }

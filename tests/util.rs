@@ -328,6 +328,9 @@ pub enum Launcher {
     /// `systemd-socket-activate --accept --inetd`, as a systemd
     /// `Accept=yes` socket with `StandardInput=socket`.
     Systemd,
+    /// `systemd-socket-activate` with a public and a `priv` socket, as the
+    /// shipped `Accept=no` units pass them (`--listen-fds`).
+    SystemdUnits,
 }
 
 impl Launcher {
@@ -384,6 +387,17 @@ impl Daemons {
                         .arg(daemon(bin));
                     c
                 }
+                Launcher::SystemdUnits => {
+                    let mut c = Command::new("systemd-socket-activate");
+                    c.arg("-l")
+                        .arg(d.join(sock))
+                        .arg("-l")
+                        .arg(d.join(format!("{sock}.priv")))
+                        .arg("--fdname=public:priv")
+                        .arg(daemon(bin))
+                        .arg("--listen-fds");
+                    c
+                }
             };
             let child = cmd
                 .args(args)
@@ -405,10 +419,16 @@ impl Daemons {
         ];
         for s in ["utmpd.sock", "wtmpd.sock", "btmpd.sock"] {
             wait_for(&d.join(s));
-            if launcher == Launcher::Systemd {
+            if matches!(launcher, Launcher::Systemd | Launcher::SystemdUnits) {
                 // What a unit's SocketMode=0666 does; the tool has no option for it.
                 fs::set_permissions(d.join(s), fs::Permissions::from_mode(0o666))
                     .expect("chmod socket");
+            }
+            if launcher == Launcher::SystemdUnits {
+                // The privileged twin stays 0660 (root's group here).
+                let p = d.join(format!("{s}.priv"));
+                wait_for(&p);
+                fs::set_permissions(&p, fs::Permissions::from_mode(0o660)).expect("chmod socket");
             }
         }
         Daemons { dir, _procs: procs }
