@@ -105,6 +105,60 @@ fn tmux_sessions_of_an_ordinary_user_come_and_go() {
 }
 
 #[test]
+fn every_window_of_a_busy_tmux_session_is_recorded_within_the_limits() {
+    // The per-user limits (40 clients at once, 50 connections a second,
+    // the append budget) must not cost a normal session a window: 40
+    // windows opened at once, then all closed.
+    const WINDOWS: usize = 40;
+    ensure_user(USER);
+    let d = Daemons::start();
+    let dir = TempDir::new("tmux40");
+    let sock = dir.private_dir("t", USER).join("tmux.sock");
+    let tmux = || {
+        let mut c = as_user(&d, USER, "tmux");
+        c.args(["-S".as_ref(), sock.as_os_str()]);
+        c
+    };
+    let mut args = vec!["new-session", "-d", "-s", "t", "sleep 600"];
+    for _ in 1..WINDOWS {
+        args.extend([";", "new-window", "-t", "t", "sleep 600"]);
+    }
+    assert!(tmux().args(&args).status().unwrap().success());
+    let lines = eventually("an entry for every window", || {
+        let who = d.cmd("who").run();
+        let l: Vec<String> = lines_with(who.ok(), "(tmux(")
+            .iter()
+            .filter(|l| l.starts_with(USER))
+            .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+            .collect();
+        (l.len() == WINDOWS).then_some(l)
+    });
+    let _ = tmux().arg("kill-server").status();
+    eventually("every window's DEAD_PROCESS entry", || {
+        let e = entries(&d);
+        lines
+            .iter()
+            .all(|line| {
+                e.lines()
+                    .any(|l| l.starts_with(&format!("8 {USER} {line} ")))
+            })
+            .then_some(())
+    });
+    let dump = eventually("a login and a logout per window in wtmp", || {
+        let dump = Run::new("utmpdump").args([d.file("wtmp")]).run();
+        let out = dump.ok().to_string();
+        (lines_with(&out, USER).len() >= 2 * WINDOWS).then_some(out)
+    });
+    for line in &lines {
+        let recs = lines_with(&dump, &format!("[{line:<12}]"));
+        assert!(
+            recs.len() == 2 && recs[0].starts_with("[7]") && recs[1].starts_with("[8]"),
+            "{line}: {dump}"
+        );
+    }
+}
+
+#[test]
 fn screen_windows_of_an_ordinary_user_come_and_go() {
     // screen logs its windows in while a display is attached and out when
     // it detaches (screen's own design): attach it to a pty with `script`.
