@@ -55,8 +55,28 @@ impl Failure {
 
 /// Runs a daemon's `main`: parse, run, report, exit.
 pub fn main_of(which: args::Daemon) -> ExitCode {
+    ExitCode::from(exit_code_of(which, std::env::args_os().collect()))
+}
+
+/// A daemon's C `main`, for binaries built without std's runtime set-up:
+/// one process starts per connection, and that set-up (the main thread's
+/// stack guard, found by reading /proc/self/maps; SIGSEGV and SIGBUS
+/// handlers on an alternate stack) is a dozen system calls before the
+/// first useful one. SIGPIPE is ignored as std's runtime would (a client
+/// gone is an EPIPE, not a death); nothing is written through std's
+/// buffered stdout, so nothing is left to flush at exit. `argv` is the C
+/// `main`'s (std's `args_os` is empty without its runtime on musl).
+pub fn c_main(which: args::Daemon, argv: Vec<std::ffi::OsString>) -> i32 {
+    sys::ignore_sigpipe();
+    i32::from(exit_code_of(which, argv))
+}
+
+/// `argv` with the program's name first.
+fn exit_code_of(which: args::Daemon, mut argv: Vec<std::ffi::OsString>) -> u8 {
     let prog = which.name();
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if !argv.is_empty() {
+        argv.remove(0);
+    }
     let result = args::parse(which, &argv).and_then(|cfg| {
         if cfg.listen.is_some() || cfg.listen_fds {
             listen::run(&cfg)
@@ -65,14 +85,14 @@ pub fn main_of(which: args::Daemon) -> ExitCode {
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(f) => {
             let (Failure::Usage(m) | Failure::System(m) | Failure::Protocol(m)) = &f;
             eprintln!("{prog}: fatal: {m}");
             if matches!(f, Failure::Usage(_)) {
                 eprintln!("{}", args::usage(which));
             }
-            ExitCode::from(f.code())
+            f.code()
         }
     }
 }

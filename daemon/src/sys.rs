@@ -7,10 +7,11 @@
 //! and checks the return value; none keeps a pointer past the call.
 #![allow(unsafe_code)]
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -192,6 +193,28 @@ pub fn reap_one() -> Option<i32> {
         Ok(Some((pid, _))) => Some(pid.as_raw_nonzero().get()),
         _ => None,
     }
+}
+
+/// The arguments of a C `main`.
+///
+/// # Safety
+/// `argv` holds `argc` valid NUL-terminated strings (what the C runtime
+/// passes to `main`).
+pub unsafe fn c_args(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<OsString> {
+    (0..usize::try_from(argc).unwrap_or(0))
+        .map(|i| {
+            // SAFETY: the caller's promise, for each of the `argc` strings.
+            let s = unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) };
+            OsStr::from_bytes(s.to_bytes()).to_owned()
+        })
+        .collect()
+}
+
+/// Ignores SIGPIPE, as std's runtime does for a Rust `main`.
+pub fn ignore_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_IGN has no memory-safety
+    // preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 }
 
 /// Ignores SIGXFSZ so that exceeding `RLIMIT_FSIZE` fails the write with

@@ -1,4 +1,14 @@
 //! utmps-wtmpd: appends one record to wtmp (or btmp) for one client.
-fn main() -> std::process::ExitCode {
-    daemon::main_of(daemon::args::Daemon::Wtmpd)
+#![cfg_attr(not(test), no_main)]
+
+/// The C entry point: std's runtime set-up is skipped (`daemon::c_main`).
+///
+/// # Safety
+/// Called by the C runtime alone, with its `argc` and `argv`.
+#[cfg(not(test))]
+#[no_mangle]
+pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
+    // SAFETY: the C runtime's own `argc` and `argv`.
+    let args = unsafe { daemon::sys::c_args(argc, argv) };
+    daemon::c_main(daemon::args::Daemon::Wtmpd, args)
 }
