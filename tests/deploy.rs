@@ -355,9 +355,9 @@ pub(crate) fn ensure_utmp_user() {
     assert!(st.success());
 }
 
-/// Runs `body` (sh) in a private mount namespace where /run is a fresh
-/// tmpfs and /var/log is `log`: the shipped services use their real paths
-/// there and never touch the machine's.
+/// Runs `body` (sh) in a private mount and PID namespace where /run is a
+/// fresh tmpfs and /var/log is `log`: the shipped services use their real
+/// paths there and never touch the machine's, and none outlives the body.
 pub(crate) fn in_namespace(log: &Path, services: &Path, body: &str) -> util::Output {
     let prelude = r#"
 set -eu
@@ -369,8 +369,11 @@ trap cleanup EXIT
 wait_sock() { i=0; while [ ! -S "$1" ]; do i=$((i+1)); [ $i -lt 500 ] || { echo "no $1" >&2; exit 1; }; sleep 0.01; done; }
 wait_log() { i=0; until grep -q "$2" "$1" 2>/dev/null; do i=$((i+1)); [ $i -lt 3000 ] || { echo "no '$2' in $1:" >&2; cat "$1" >&2; exit 1; }; sleep 0.01; done; }
 "#;
+    // A PID namespace too, whose init is the shell: if the body is killed
+    // (a timeout), every service it started goes with it (--kill-child).
     Run::new("unshare")
-        .args(["-m", "sh", "-c", &format!("{prelude}{body}")])
+        .args(["-m", "-p", "-f", "--kill-child", "--mount-proc"])
+        .args(["sh", "-c", &format!("{prelude}{body}")])
         .env("LOGDIR", log)
         .env("SERVICES", services)
         .env("SHIM", util::shim())
