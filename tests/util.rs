@@ -247,7 +247,14 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        // A process that ends as the directory goes (a daemon's standby,
+        // killed with its listener) may still create a file in it: retry.
+        for _ in 0..50 {
+            if fs::remove_dir_all(&self.0).is_ok() || !self.0.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -341,9 +348,10 @@ impl Launcher {
 /// utmpd, wtmpd and a btmp wtmpd, each on a socket in a temporary
 /// directory of its own.
 pub struct Daemons {
+    // Dropped in this order: the daemons, then their directory.
+    _procs: Vec<Guarded>,
     /// The directory with the sockets and the record files.
     pub dir: TempDir,
-    _procs: Vec<Guarded>,
 }
 
 impl Daemons {
