@@ -62,15 +62,21 @@ fn a_kept_wtmp_connection_follows_logrotate() {
         assert_eq!(lines_with(&old, "pts/31").len(), 1, "{cc:?}: {old}");
         assert!(old.contains("[7]"), "{cc:?}: {old}");
 
-        // Without `create`: the path is gone until the next append.
+        // Without `create`: nothing at the path; the renamed file stays
+        // the log (nothing lost) until a file appears at the path.
         logrotate(&wtmp, "    nocreate");
         assert!(!wtmp.exists());
         append("7 root pts/32 r32 32");
+        assert!(!wtmp.exists(), "{cc:?}: the daemon made no file of its own");
+        let renamed = dump("wtmp.1");
+        assert!(renamed.contains("pts/32"), "{cc:?}: {renamed}");
+        assert_eq!(lines_with(&dump("wtmp.2"), "pts/31").len(), 1);
+        // What tmpfiles or an admin does: a new file; it takes over.
+        std::fs::write(&wtmp, b"").unwrap();
+        append("8 root pts/32 r32 32");
         let new = dump("wtmp");
         assert_eq!(lines_with(&new, "pts/").len(), 1, "{cc:?}: {new}");
-        assert!(new.contains("pts/32"), "{cc:?}: {new}");
-        assert_eq!(lines_with(&dump("wtmp.1"), "pts/31").len(), 1);
-        assert_eq!(lines_with(&dump("wtmp.2"), "pts/31").len(), 1);
+        assert!(new.contains("[8]"), "{cc:?}: {new}");
         drop(input);
         let _ = child.0.wait();
     }
@@ -137,6 +143,14 @@ fn nothing_is_lost_or_misplaced_when_logs_rotate_under_a_stream_of_appends() {
             pids, expected,
             "{log}: each record once, in order, across the files"
         );
+        // Nothing set aside either (logrotate's `create` moves a file it
+        // finds at the path to `LOG-DATE.backup`).
+        let strays: Vec<_> = std::fs::read_dir(d.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(log) && n.contains("backup"))
+            .collect();
+        assert!(strays.is_empty(), "{log}: {strays:?}");
         let rotated = files.iter().filter(|f| f.exists()).count();
         println!("rotation: {log}: {N} appends across {rotated} files while rotating 5 times");
     }

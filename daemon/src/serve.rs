@@ -73,6 +73,11 @@ pub fn serve_bytes(cfg: &Config, peer: Peer, input: &[u8]) -> (Result<(), Failur
 /// reply. Reads only; nothing is kept (the client's request opens the
 /// file again, so a file replaced meanwhile is the one served).
 pub fn warm_up(cfg: &Config) {
+    // Nothing to read, and a file made here could race logrotate's
+    // `create` (see `Store::follow_rename`): a client's request makes it.
+    if std::fs::symlink_metadata(&cfg.file).is_err() {
+        return;
+    }
     let Ok(store) = Store::open(&cfg.file, &cfg.lock, cfg.layout, audience(cfg)) else {
         // The client's request will report it.
         return;

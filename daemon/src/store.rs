@@ -70,15 +70,23 @@ impl Store {
     /// for appends (`A`), and this process keeps the renamed file open.
     /// Before an append, check that the path still names the open file
     /// (an `lstat` of the path against an `fstat` of the file, same device
-    /// and inode); if it does not, reopen the path through [`Store::open`],
-    /// with every check a fresh connection gets. Two system calls per
-    /// append, next to its `fdatasync`.
+    /// and inode); if another file is there, reopen the path through
+    /// [`Store::open`], with every check a fresh connection gets. While
+    /// nothing is at the path (between logrotate's rename and its
+    /// `create`, or for good with `nocreate`), the renamed file stays the
+    /// log: a file made here would race logrotate's `create`, which moves
+    /// a file it finds aside (`btmp-DATE.backup`), and the record with it.
+    /// A deleted file (no link left) is not kept: the path is made anew.
+    /// Two system calls per append, next to its `fdatasync`.
     pub fn follow_rename(&mut self) -> Result<(), Errno> {
         let errno = |e: rustix::io::Errno| Errno(e.raw_os_error());
         let open = rustix::fs::fstat(&self.file).map_err(errno)?;
-        let same = rustix::fs::lstat(&self.paths.0)
-            .is_ok_and(|now| (now.st_dev, now.st_ino) == (open.st_dev, open.st_ino));
-        if !same {
+        let keep = match rustix::fs::lstat(&self.paths.0) {
+            Ok(now) => (now.st_dev, now.st_ino) == (open.st_dev, open.st_ino),
+            Err(rustix::io::Errno::NOENT) => open.st_nlink > 0,
+            Err(_) => false,
+        };
+        if !keep {
             let (file, lock) = &self.paths;
             *self =
                 Store::open(file, lock, self.layout, self.audience).map_err(|e| errno_of(&e))?;
@@ -325,13 +333,25 @@ mod tests {
         assert_eq!(std::fs::metadata(d.join("wtmp.1")).unwrap().len(), 384);
         let got = s.read(&Patient, |t| read_run(t, 0, 10)).unwrap();
         assert_eq!(got, (vec![rec(b"tty2")], true));
-        // Without `create`: the path is missing and is opened anew.
+        // Without `create` (or before it): nothing at the path, the
+        // renamed file stays the log until a file appears there.
         std::fs::rename(&f, d.join("wtmp.2")).unwrap();
         s.follow_rename().unwrap();
         s.append(&Patient, &rec(b"tty3"), Payer::Privileged)
             .unwrap();
+        assert!(!f.exists());
+        assert_eq!(std::fs::metadata(d.join("wtmp.2")).unwrap().len(), 768);
+        std::fs::write(&f, b"").unwrap();
+        s.follow_rename().unwrap();
+        s.append(&Patient, &rec(b"tty4"), Payer::Privileged)
+            .unwrap();
         assert_eq!(std::fs::metadata(&f).unwrap().len(), 384);
-        assert_eq!(std::fs::metadata(d.join("wtmp.2")).unwrap().len(), 384);
+        // A deleted log is made anew.
+        std::fs::remove_file(&f).unwrap();
+        s.follow_rename().unwrap();
+        s.append(&Patient, &rec(b"tty5"), Payer::Privileged)
+            .unwrap();
+        assert_eq!(std::fs::metadata(&f).unwrap().len(), 384);
         std::fs::remove_dir_all(d).unwrap();
     }
 
