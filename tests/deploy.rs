@@ -395,6 +395,16 @@ pub(crate) fn services() -> TempDir {
     dest
 }
 
+/// The shipped s6 run scripts of the three daemons, started in the
+/// background (their pids in `$pids`), once their sockets are there.
+const START_S6_SERVICES: &str = r#"
+for d in utmpd wtmpd btmpd; do
+    sh "$SERVICES/usr/share/utmps/services/s6/utmps-$d/run" >"/run/$d.log" 2>&1 &
+    pids="$pids $!"
+done
+for d in utmpd wtmpd btmpd; do wait_sock /run/utmps/.$d-socket; done
+"#;
+
 const CLIENT_CHECKS: &str = r#"
 # The shim with no UTMPS_* variables: the default sockets of the contract.
 LD_PRELOAD=$SHIM "$CTL" put 7 root pts/61 61 1 ns.example
@@ -483,19 +493,20 @@ fn the_shipped_s6_services_run_under_s6_supervision() {
     let log = TempDir::new("s6log");
     // Logs as an earlier utmps-rs left them (utmp's) and as a distribution
     // may (root's, another mode): both end root:utmp.
-    let body = r#"
+    let logs = r#"
 install -o utmp -g utmp -m 0644 /dev/null /var/log/wtmp
 install -m 0600 /dev/null /var/log/btmp
-for d in utmpd wtmpd btmpd; do
-    sh "$SERVICES/usr/share/utmps/services/s6/utmps-$d/run" >"/run/$d.log" 2>&1 &
-    pids="$pids $!"
-done
-for d in utmpd wtmpd btmpd; do wait_sock /run/utmps/.$d-socket; done
+"#;
+    let body = r#"
 # The boot records the wtmpd service has written (tests/boot.rs).
 wait_log /run/wtmpd.log "utmps-boot: boot"
 ls -lna /run/utmps/
 "#;
-    let o = in_namespace(log.path(), svc.path(), &format!("{body}{CLIENT_CHECKS}"));
+    let o = in_namespace(
+        log.path(),
+        svc.path(),
+        &format!("{logs}{START_S6_SERVICES}{body}{CLIENT_CHECKS}"),
+    );
     check_client_output(&o, "s6");
     check_logs(log.path());
     check_privileged_sockets(&o, "s6");
@@ -530,11 +541,7 @@ fn failed_logins_from_sshd_and_su_land_in_btmp_with_the_shipped_ownership() {
 SSHD_ROOT={sshd}
 PORT={port}
 install -m 0600 /dev/null /var/log/btmp
-for d in utmpd wtmpd btmpd; do
-    sh "$SERVICES/usr/share/utmps/services/s6/utmps-$d/run" >"/run/$d.log" 2>&1 &
-    pids="$pids $!"
-done
-for d in utmpd wtmpd btmpd; do wait_sock /run/utmps/.$d-socket; done
+{START_S6_SERVICES}
 ls -ln /var/log/btmp
 # Debian's sshd on a loopback port; one wrong password.
 K=/run/sshtest
@@ -559,6 +566,8 @@ echo "sshd complaints: $(grep -c 'Excess permission' $K/sshd.log || true)"
 cp -a /etc /run/etc
 echo "$SHIM" >/run/etc/ld.so.preload
 mount --bind /run/etc /etc
+# Only ever the copy: /etc is now the bind mount from this namespace's /run.
+[ "$(stat -c %d:%i /etc)" = "$(stat -c %d:%i /run/etc)" ] || exit 1
 # strace -u runs it as utmpstest1 with su's setuid bit honoured, and shows
 # where su's record goes: to btmpd's socket, not to the file.
 echo wrong-password | strace -f -u utmpstest1 -e trace=connect,openat -o $K/su.trace \
@@ -598,6 +607,10 @@ echo "lslogins exit $?"
     assert!(
         !out.contains("su to btmpd: 0") && out.contains("su opens btmp: 0"),
         "su's record through the shim: {o}"
+    );
+    assert!(
+        !std::path::Path::new("/etc/ld.so.preload").exists(),
+        "the machine's preload file appeared"
     );
     println!("btmp after sshd's and su's failed logins:{lastb}");
 }

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::MetadataExt;
-use std::process::{Command, Stdio};
+use std::process::{ChildStdin, ChildStdout, Command, Stdio};
 use util::{c_program, lines_with, Cc, Daemons, Guarded, Run, TempDir};
 
 /// Runs the real logrotate on `file` with `directives`, forced.
@@ -13,22 +13,30 @@ fn logrotate(file: &std::path::Path, directives: &str) {
     logrotate_keeping(file, 2, directives);
 }
 
+/// A process that calls `updwtmpx(LOG)` (through the shim, pointed at
+/// `d`) for each line written to its stdin, over one kept connection, and
+/// prints "ok" or "err ERRNO" for each: its stdin and stdout.
+fn appender(d: &Daemons, cc: Cc, log: &str) -> (Guarded, ChildStdin, BufReader<ChildStdout>) {
+    let mut cmd = Command::new(c_program("utmpctl", cc));
+    cmd.args(["appends", log])
+        .env("LD_PRELOAD", util::shim())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    for (k, v) in d.env() {
+        cmd.env(k, v);
+    }
+    let mut child = Guarded(cmd.spawn().unwrap());
+    let input = child.0.stdin.take().unwrap();
+    let output = BufReader::new(child.0.stdout.take().unwrap());
+    (child, input, output)
+}
+
 #[test]
 fn a_kept_wtmp_connection_follows_logrotate() {
     for cc in Cc::ALL {
         let d = Daemons::start();
         let wtmp = d.file("wtmp");
-        let mut cmd = Command::new(c_program("utmpctl", cc));
-        cmd.args(["appends", "/var/log/wtmp"])
-            .env("LD_PRELOAD", util::shim())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
-        for (k, v) in d.env() {
-            cmd.env(k, v);
-        }
-        let mut child = Guarded(cmd.spawn().unwrap());
-        let mut input = child.0.stdin.take().unwrap();
-        let mut output = BufReader::new(child.0.stdout.take().unwrap());
+        let (mut child, mut input, mut output) = appender(&d, cc, "/var/log/wtmp");
         // One process, one kept connection: each line is one updwtmpx.
         let mut append = |line: &str| {
             writeln!(input, "{line}").unwrap();
@@ -92,17 +100,7 @@ fn nothing_is_lost_or_misplaced_when_logs_rotate_under_a_stream_of_appends() {
     let d = Daemons::start();
     for log in ["wtmp", "btmp"] {
         let path = d.file(log);
-        let mut cmd = Command::new(c_program("utmpctl", Cc::Gnu));
-        cmd.args(["appends", format!("/var/log/{log}").as_str()])
-            .env("LD_PRELOAD", util::shim())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
-        for (k, v) in d.env() {
-            cmd.env(k, v);
-        }
-        let mut child = Guarded(cmd.spawn().unwrap());
-        let mut input = child.0.stdin.take().unwrap();
-        let output = BufReader::new(child.0.stdout.take().unwrap());
+        let (mut child, mut input, output) = appender(&d, Cc::Gnu, &format!("/var/log/{log}"));
         let feeder = std::thread::spawn(move || {
             for i in 1..=N {
                 writeln!(input, "6 rot{} pts/7 r{} {i}", i % 100, i % 100).unwrap();
