@@ -61,10 +61,8 @@ pub struct Me {
 impl Me {
     /// This process.
     pub fn current() -> Me {
-        Me {
-            uid: rustix::process::geteuid().as_raw(),
-            gid: rustix::process::getegid().as_raw(),
-        }
+        let (uid, gid) = crate::sys::effective_ids();
+        Me { uid, gid }
     }
 }
 
@@ -103,10 +101,29 @@ pub fn directory_warning(path: &Path) -> Option<String> {
 }
 
 /// `open(O_RDWR | O_NOFOLLOW)`, creating the file with exactly `mode` when
-/// it does not exist.
+/// it does not exist. The file is opened as it is first (one system call
+/// where it exists, as it nearly always does; every connection opens it).
 fn open_or_create(path: &Path, mode: u32) -> io::Result<rustix::fd::OwnedFd> {
     let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY;
     loop {
+        // NONBLOCK only so that a FIFO planted there cannot hang the open;
+        // the checks refuse it next.
+        match rfs::open(path, flags | OFlags::NONBLOCK, Mode::empty()) {
+            Ok(fd) => {
+                // Back to blocking (F_SETFL changes only the status flags,
+                // so none asked for is lost).
+                rfs::fcntl_setfl(&fd, OFlags::empty())?;
+                return Ok(fd);
+            }
+            Err(RErrno::NOENT) => {}
+            Err(RErrno::LOOP) => {
+                return Err(refuse(
+                    path,
+                    "a symbolic link (refused: it could point anywhere)",
+                ))
+            }
+            Err(e) => return Err(annotate(path, e)),
+        }
         match rfs::open(path, flags | OFlags::CREATE | OFlags::EXCL, Mode::empty()) {
             Ok(fd) => {
                 // Ours, new and empty: the mode is the one asked for, not
@@ -114,24 +131,8 @@ fn open_or_create(path: &Path, mode: u32) -> io::Result<rustix::fd::OwnedFd> {
                 rfs::fchmod(&fd, Mode::from_raw_mode(mode))?;
                 return Ok(fd);
             }
-            Err(RErrno::EXIST) => {}
-            Err(e) => return Err(annotate(path, e)),
-        }
-        match rfs::open(path, flags | OFlags::NONBLOCK, Mode::empty()) {
-            Ok(fd) => {
-                // NONBLOCK only so that a FIFO planted there cannot hang
-                // the open; the checks refuse it next.
-                rfs::fcntl_setfl(&fd, rfs::fcntl_getfl(&fd)? - OFlags::NONBLOCK)?;
-                return Ok(fd);
-            }
-            // Removed between the two opens: try again.
-            Err(RErrno::NOENT) => continue,
-            Err(RErrno::LOOP) => {
-                return Err(refuse(
-                    path,
-                    "a symbolic link (refused: it could point anywhere)",
-                ))
-            }
+            // Made by someone else between the two opens: open theirs.
+            Err(RErrno::EXIST) => continue,
             Err(e) => return Err(annotate(path, e)),
         }
     }

@@ -64,11 +64,12 @@ pub fn main_of(which: args::Daemon) -> ExitCode {
 /// handlers on an alternate stack) is a dozen system calls before the
 /// first useful one. SIGPIPE is ignored as std's runtime would (a client
 /// gone is an EPIPE, not a death); nothing is written through std's
-/// buffered stdout, so nothing is left to flush at exit. `argv` is the C
+/// buffered stdout, so nothing is left to flush at exit, and it exits
+/// without the C library's exit handlers ([`sys::exit_now`]). `argv` is the C
 /// `main`'s (std's `args_os` is empty without its runtime on musl).
 pub fn c_main(which: args::Daemon, argv: Vec<std::ffi::OsString>) -> i32 {
     sys::ignore_sigpipe();
-    i32::from(exit_code_of(which, argv))
+    sys::exit_now(i32::from(exit_code_of(which, argv)))
 }
 
 /// `argv` with the program's name first.

@@ -4,6 +4,7 @@
 use crate::sys;
 use crate::Failure;
 use std::env;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// The client's identity.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,16 +26,26 @@ impl Peer {
     }
 }
 
+/// The peer of connected Unix socket `fd`, as the kernel knows it.
+pub fn of_socket(fd: BorrowedFd) -> rustix::io::Result<Peer> {
+    let cred = rustix::net::sockopt::socket_peercred(fd)?;
+    Ok(Peer {
+        uid: cred.uid.as_raw(),
+        gid: cred.gid.as_raw(),
+        // Root's groups decide nothing (root is privileged anyway). Kernels
+        // before 4.13 lack SO_PEERGROUPS: fall back to the primary group.
+        groups: match cred.uid.as_raw() {
+            0 => Vec::new(),
+            _ => sys::peer_groups(fd.as_raw_fd()).unwrap_or_default(),
+        },
+        pid: Some(cred.pid.as_raw_nonzero().get()),
+    })
+}
+
 /// Identifies the client on descriptor 0.
 pub fn identify() -> Result<Peer, Failure> {
-    match rustix::net::sockopt::socket_peercred(rustix::stdio::stdin()) {
-        Ok(cred) => Ok(Peer {
-            uid: cred.uid.as_raw(),
-            gid: cred.gid.as_raw(),
-            // Kernels before 4.13 lack SO_PEERGROUPS: fall back to the primary group.
-            groups: sys::peer_groups(0).unwrap_or_default(),
-            pid: Some(cred.pid.as_raw_nonzero().get()),
-        }),
+    match of_socket(rustix::stdio::stdin()) {
+        Ok(peer) => Ok(peer),
         Err(
             rustix::io::Errno::NOTSOCK
             | rustix::io::Errno::NOPROTOOPT

@@ -16,7 +16,7 @@ use proto::record::LINE_SIZE;
 use proto::table::{self, Cursor};
 use proto::{Errno, Record};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendFlags};
 use std::fs::File;
 use std::io::{self, IoSliceMut, Read, Write};
 use std::mem::MaybeUninit;
@@ -25,9 +25,13 @@ use std::time::{Duration, Instant};
 
 /// Serves the client on descriptors 0 and 1.
 pub fn run(cfg: &Config) -> Result<(), Failure> {
+    run_for(cfg, peer::identify()?)
+}
+
+/// Serves the client on descriptors 0 and 1, known to be `peer`.
+pub fn run_for(cfg: &Config, peer: Peer) -> Result<(), Failure> {
     // A file-size limit must fail the write (EFBIG), not kill the daemon.
     sys::ignore_sigxfsz();
-    let peer = peer::identify()?;
     let (input, output) = sys::std_streams();
     let mut conn = Conn {
         input,
@@ -285,15 +289,20 @@ impl Channel for Conn<'_> {
 
     fn read_exact(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize, Failure> {
         let mut done = 0;
+        // A socket is read without waiting first (the request is usually
+        // there already); a pipe must be polled, or its read would block.
+        let mut wait = !self.socket;
         while done < buf.len() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let ready = wait_for(&self.input, PollFlags::IN, left)
-                .map_err(|e| Failure::System(format!("poll: {e}")))?;
-            if ready.is_empty() {
-                return Err(Failure::Protocol(format!(
-                    "client silent for {} ms",
-                    self.cfg.timeout.as_millis()
-                )));
+            if wait {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let ready = wait_for(&self.input, PollFlags::IN, left)
+                    .map_err(|e| Failure::System(format!("poll: {e}")))?;
+                if ready.is_empty() {
+                    return Err(Failure::Protocol(format!(
+                        "client silent for {} ms",
+                        self.cfg.timeout.as_millis()
+                    )));
+                }
             }
             let read = if self.socket {
                 recv_with_fds(&self.input, &mut buf[done..], &mut self.fds)
@@ -302,7 +311,11 @@ impl Channel for Conn<'_> {
             };
             match read {
                 Ok(0) => break,
-                Ok(n) => done += n,
+                Ok(n) => {
+                    done += n;
+                    wait = !self.socket;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait = true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
                 Err(e) => return Err(Failure::System(format!("read: {e}"))),
@@ -314,15 +327,33 @@ impl Channel for Conn<'_> {
     fn reply(&mut self, bytes: &[u8]) -> Result<(), Failure> {
         let deadline = Instant::now() + self.cfg.timeout;
         let mut done = 0;
+        // As for reading: a socket is written without waiting first.
+        let mut wait = !self.socket;
         while done < bytes.len() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let ready = wait_for(&self.output, PollFlags::OUT, left)
-                .map_err(|e| Failure::System(format!("poll: {e}")))?;
-            if ready.is_empty() {
-                return Err(Failure::Protocol("client does not read its reply".into()));
+            if wait {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let ready = wait_for(&self.output, PollFlags::OUT, left)
+                    .map_err(|e| Failure::System(format!("poll: {e}")))?;
+                if ready.is_empty() {
+                    return Err(Failure::Protocol("client does not read its reply".into()));
+                }
             }
-            match self.output.write(&bytes[done..]) {
-                Ok(n) => done += n,
+            let written = if self.socket {
+                rustix::net::send(
+                    &self.output,
+                    &bytes[done..],
+                    SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+                )
+                .map_err(io::Error::from)
+            } else {
+                self.output.write(&bytes[done..])
+            };
+            match written {
+                Ok(n) => {
+                    done += n;
+                    wait = !self.socket;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait = true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Failure::Protocol(format!("write: {e}"))),
             }
@@ -331,14 +362,20 @@ impl Channel for Conn<'_> {
     }
 }
 
-/// One `recvmsg` on the client's socket: the bytes read; descriptors that
-/// came with them (`SCM_RIGHTS`, close-on-exec) join `fds`, at most a few:
-/// the rest are closed by the kernel (`MSG_CTRUNC`).
+/// One `recvmsg` on the client's socket, without waiting (`EAGAIN` if
+/// nothing is there): the bytes read; descriptors that came with them
+/// (`SCM_RIGHTS`, close-on-exec) join `fds`, at most a few: the rest are
+/// closed by the kernel (`MSG_CTRUNC`).
 fn recv_with_fds(sock: &File, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let mut iov = [IoSliceMut::new(buf)];
-    let msg = recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC)?;
+    let msg = recvmsg(
+        sock,
+        &mut iov,
+        &mut control,
+        RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT,
+    )?;
     for m in control.drain() {
         if let RecvAncillaryMessage::ScmRights(got) = m {
             fds.extend(got);

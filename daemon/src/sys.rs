@@ -252,3 +252,19 @@ pub fn close(fd: RawFd) {
     // SAFETY: per the contract, nothing uses `fd` afterwards.
     unsafe { libc::close(fd) };
 }
+
+/// Sends SIGKILL to process `pid`, a child of ours.
+pub fn kill(pid: i32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+}
+
+/// Ends the process with `code` at once: no `atexit` handlers, no
+/// destructors of loaded objects, which a daemon process (one per
+/// connection) has nothing for; nothing of ours is buffered (replies are
+/// written whole, messages go to unbuffered stderr).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: `_exit` has no preconditions.
+    unsafe { libc::_exit(code) }
+}
