@@ -142,6 +142,39 @@ fn flood(launcher: Launcher) {
     drop(held);
 }
 
+/// The standby that accepts decides on its copy of the listener's books,
+/// which the listener keeps current: with `-C 5`, one user holds five
+/// served connections and a sixth is refused; 300 times over, one is
+/// closed, its slot comes back (a new connection is served once the
+/// ended process has been counted out) and a sixth is refused again. A
+/// copy that missed an end would refuse for good; one that missed an
+/// admission would serve a sixth.
+fn books(launcher: Launcher) {
+    ensure_user(ATTACKER);
+    let d = Daemons::start_full(launcher, &["-C", "5", "--rate", "100000"], &[]);
+    let mut c = as_user(ATTACKER, c_program("attacker", Cc::Gnu));
+    c.args([
+        "slots".as_ref(),
+        d.file("utmpd.sock").as_os_str(),
+        "5".as_ref(),
+        "300".as_ref(),
+    ]);
+    let out = c.output().unwrap();
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(line.starts_with("ok 300 rounds"), "{launcher:?}: {line}");
+    println!("{launcher:?}: {}", line.trim());
+}
+
+#[test]
+fn a_users_slots_are_counted_by_whichever_process_accepts() {
+    books(Launcher::Listen);
+}
+
+#[test]
+fn a_users_slots_are_counted_under_the_systemd_units() {
+    books(Launcher::SystemdUnits);
+}
+
 #[test]
 fn the_systemd_socket_units_listener_keeps_its_lanes() {
     // Accept=no: systemd passes the listening sockets (LISTEN_FDS); the

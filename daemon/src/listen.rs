@@ -1,18 +1,34 @@
-//! `--listen SOCKET` and `--listen-fds`: the embedded superserver. It
-//! accepts every connection itself, learns who the client is from the
-//! kernel, and decides ([`crate::admission`]) before doing any work for it:
-//! a client over its limits gets one refusal byte and is closed, without a
-//! fork, so draining a flood costs three system calls a connection. An
-//! admitted client is handed to a pre-forked standby process, which serves
-//! it on descriptors 0 and 1 exactly as under s6-ipcserver.
+//! `--listen SOCKET` and `--listen-fds`: the embedded superserver. Every
+//! connection is accepted by a daemon process that learns who the client
+//! is from the kernel and decides ([`crate::admission`]) before doing any
+//! work for it: a client over its limits gets one refusal byte and is
+//! closed, without a fork, so draining a flood costs a few system calls a
+//! connection.
+//!
+//! Two roles. The **listener** keeps the books (who is served, per user)
+//! and forks a **standby**, which waits on the listening sockets with a
+//! copy of the books, decides on each new client itself, refuses whom the
+//! listener would refuse, and serves the first client it admits on
+//! descriptors 0 and 1, exactly as under s6-ipcserver. So a client's
+//! first exchange wakes one daemon process, not two (a hand-over through
+//! the listener cost a third wake-up per round trip). The two talk over a
+//! `SOCK_SEQPACKET` pair ([`Report`]): the listener tells the standby which
+//! clients ended, the standby tells the listener whom it admitted; only
+//! then is the next standby forked, from books that count that client, so
+//! no copy ever under-counts. While no standby waits, the listener accepts
+//! and decides itself and forks a process per admitted client.
 //!
 //! Two sockets: the public one (mode 0666) and a privileged twin (`.priv`
 //! appended, mode 0660, the daemon's group) that only root and the
 //! writers' group can reach, and that the client tries first for writes.
-//! Its backlog is out of ordinary users' reach, and it is drained first.
+//! Its backlog is out of ordinary users' reach, and it is drained first:
+//! whoever accepts takes every waiting privileged connection, then at most
+//! a batch of public ones, before it looks at the privileged socket again.
 
 use crate::admission::Admission;
 use crate::args::Config;
+use crate::peer::Peer;
+use crate::serve::Settle;
 use crate::store::Store;
 use crate::{files, policy, serve, sys, Failure};
 use proto::codec::REFUSED;
@@ -20,12 +36,8 @@ use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno as RErrno;
 use rustix::net::{
-    accept_with, recvmsg, send, sendmsg, socketpair, AddressFamily, RecvAncillaryBuffer,
-    RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer, SendAncillaryMessage, SendFlags,
-    SocketFlags, SocketType,
+    accept_with, send, socketpair, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType,
 };
-use std::io::{IoSlice, IoSliceMut};
-use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -50,11 +62,13 @@ pub struct Listener {
 /// is looked at again.
 const PUBLIC_BATCH: usize = 64;
 
-/// How long after a client arrives the next standby is forked: not while
-/// the new client's first exchange (typically < 0.4 ms) runs, which the
-/// fork would compete with for the CPU on a small machine (measured: `who`
-/// 1.53x -> 1.42x of glibc at 10 records).
-const STANDBY_DELAY: Duration = Duration::from_micros(400);
+/// When the next standby is forked: as soon as a client's process ends
+/// (its session is over, so the fork competes with nobody's exchange;
+/// forked 0.4 ms after a client arrived, the fork landed in that client's
+/// first exchange whenever it took longer, and cost it 0.3 ms), and at the
+/// latest this long after the last standby took its client. Meanwhile the
+/// listener accepts itself, so no client waits for it.
+const STANDBY_FALLBACK: Duration = Duration::from_millis(2);
 
 /// The privileged twin of socket `path`.
 pub fn privileged_path(path: &Path) -> PathBuf {
@@ -174,10 +188,76 @@ fn inherit() -> Result<Vec<Listener>, Failure> {
         .collect()
 }
 
-/// A forked process waiting for a client, and the socket to hand it over.
+/// A forked process waiting for a client on the listening sockets, and
+/// the listener's end of the socket the two talk over (see [`Report`]).
 struct Standby {
     pid: i32,
     control: OwnedFd,
+}
+
+/// What the listener and its standby tell each other, one message each
+/// (a `SOCK_SEQPACKET` pair keeps them apart).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Report {
+    /// Listener to standby: process `pid` has ended, its client no longer
+    /// counts.
+    Ended(i32),
+    /// Standby to listener: it has admitted a client of `uid` and serves
+    /// it now; the listener counts it and forks the next standby.
+    Admitted { uid: u32, privileged: bool },
+}
+
+impl Report {
+    fn encode(self) -> [u8; 5] {
+        match self {
+            Report::Ended(pid) => {
+                let p = pid.to_le_bytes();
+                [b'e', p[0], p[1], p[2], p[3]]
+            }
+            Report::Admitted { uid, privileged } => {
+                let u = uid.to_le_bytes();
+                [if privileged { b'P' } else { b'A' }, u[0], u[1], u[2], u[3]]
+            }
+        }
+    }
+
+    fn decode(b: &[u8]) -> Option<Report> {
+        let [kind, a, b_, c, d] = *b else { return None };
+        let n = [a, b_, c, d];
+        match kind {
+            b'e' => Some(Report::Ended(i32::from_le_bytes(n))),
+            b'A' | b'P' => Some(Report::Admitted {
+                uid: u32::from_le_bytes(n),
+                privileged: kind == b'P',
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Sends one report without waiting.
+fn send_report(control: &OwnedFd, r: Report) -> rustix::io::Result<()> {
+    send(
+        control,
+        &r.encode(),
+        SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+    )
+    .map(|_| ())
+}
+
+/// The next report waiting on `control`: `Ok(None)` if there is none yet,
+/// `Err` once the other side has gone.
+fn next_report(control: &OwnedFd) -> Result<Option<Report>, ()> {
+    let mut buf = [0u8; 8];
+    loop {
+        match rustix::net::recv(control, &mut buf, RecvFlags::DONTWAIT) {
+            Ok((0, _)) => return Err(()),
+            Ok((n, _)) => return Ok(Report::decode(&buf[..n.min(buf.len())])),
+            Err(RErrno::INTR) => continue,
+            Err(RErrno::AGAIN) => return Ok(None),
+            Err(_) => return Err(()),
+        }
+    }
 }
 
 struct Server<'a> {
@@ -191,6 +271,11 @@ struct Server<'a> {
 }
 
 impl Server<'_> {
+    /// The listener's loop. While a standby waits, the standby accepts
+    /// (so a client's first exchange wakes one daemon process, not two)
+    /// and the listener only keeps the books: it tells the standby which
+    /// clients ended and learns whom the standby admitted. Without one
+    /// (between a client and the next fork), it accepts itself.
     fn run(mut self) -> Result<(), Failure> {
         // The privileged lane first, every round.
         self.listeners.sort_by_key(|l| l.lane != Lane::Privileged);
@@ -206,26 +291,32 @@ impl Server<'_> {
                 .standby_due
                 .map(|t| t.saturating_duration_since(Instant::now()));
             let ready = self.wait(timeout)?;
-            if ready.last().copied().unwrap_or(false) {
+            if ready.control {
+                self.collect_reports();
+            }
+            if ready.children {
                 self.reap();
             }
-            for i in 0..self.listeners.len() {
-                if ready.get(i).copied().unwrap_or(false) {
+            for (i, &r) in ready.listeners.iter().enumerate() {
+                if r && self.standby.is_none() {
                     self.drain(i);
                 }
             }
         }
     }
 
-    /// Waits for connections or a child's end: readiness of each listener,
-    /// then of the child signal.
-    fn wait(&self, timeout: Option<Duration>) -> Result<Vec<bool>, Failure> {
-        let mut fds: Vec<PollFd> = self
-            .listeners
-            .iter()
-            .map(|l| PollFd::new(&l.fd, PollFlags::IN))
-            .collect();
-        fds.push(PollFd::new(self.children.fd(), PollFlags::IN));
+    /// Waits for a child's end and, with a standby, for its reports;
+    /// without one, for connections.
+    fn wait(&self, timeout: Option<Duration>) -> Result<Ready, Failure> {
+        let mut fds = vec![PollFd::new(self.children.fd(), PollFlags::IN)];
+        match &self.standby {
+            Some(s) => fds.push(PollFd::new(&s.control, PollFlags::IN)),
+            None => fds.extend(
+                self.listeners
+                    .iter()
+                    .map(|l| PollFd::new(&l.fd, PollFlags::IN)),
+            ),
+        }
         let ts = timeout.map(|t| {
             Timespec::try_from(t).unwrap_or(Timespec {
                 tv_sec: 1,
@@ -236,88 +327,149 @@ impl Server<'_> {
             Ok(_) | Err(RErrno::INTR) => {}
             Err(e) => return Err(Failure::System(format!("poll: {e}"))),
         }
-        Ok(fds.iter().map(|f| !f.revents().is_empty()).collect())
+        let mut ready = fds.iter().map(|f| !f.revents().is_empty());
+        let children = ready.next().unwrap_or(false);
+        Ok(match self.standby {
+            Some(_) => Ready {
+                children,
+                control: ready.next().unwrap_or(false),
+                listeners: Vec::new(),
+            },
+            None => Ready {
+                children,
+                control: false,
+                listeners: ready.collect(),
+            },
+        })
     }
 
-    /// Accounts for every child that has ended.
+    /// Takes in what the standby reported: the client it admitted, or its
+    /// end.
+    fn collect_reports(&mut self) {
+        let Some(s) = &self.standby else { return };
+        let pid = s.pid;
+        let report = next_report(&s.control);
+        match report {
+            Ok(None) => return,
+            Ok(Some(Report::Admitted { uid, privileged })) => {
+                // Charge the user's rate as the standby did in its copy.
+                let _ = self.admission.admit(uid, privileged, Instant::now());
+                self.admission.started(pid, uid, privileged);
+            }
+            // Nothing else comes this way; the standby is not fit.
+            Ok(Some(Report::Ended(_))) => sys::kill(pid),
+            // It died waiting; its end is reaped as usual.
+            Err(()) => {}
+        }
+        self.standby = None;
+        self.standby_due
+            .get_or_insert(Instant::now() + STANDBY_FALLBACK);
+    }
+
+    /// Accounts for every child that has ended, and tells the standby.
     fn reap(&mut self) {
         self.children.clear();
+        // A standby's report is sent before it can end: count its client
+        // before its end, or the end would be forgotten.
+        self.collect_reports();
         while let Some(pid) = sys::reap_one() {
             self.admission.ended(pid);
-            if self.standby.as_ref().is_some_and(|s| s.pid == pid) {
-                self.standby = None;
-                self.standby_due
-                    .get_or_insert(Instant::now() + Duration::from_millis(100));
+            match &self.standby {
+                Some(s) if s.pid == pid => {
+                    self.collect_reports();
+                    self.standby = None;
+                    self.standby_due
+                        .get_or_insert(Instant::now() + Duration::from_millis(100));
+                }
+                Some(s) => {
+                    if send_report(&s.control, Report::Ended(pid)).is_err() {
+                        // The standby reads its reports whenever it wakes;
+                        // one this far behind would refuse on stale
+                        // counts: replace it (its client, if it took one
+                        // meanwhile, is counted through its report).
+                        self.collect_reports();
+                        if let Some(s) = &self.standby {
+                            sys::kill(s.pid);
+                        }
+                    }
+                }
+                // A session is over: now is a good time for the next
+                // standby (see [`STANDBY_FALLBACK`]).
+                None => {
+                    if let Some(due) = &mut self.standby_due {
+                        *due = (*due).min(Instant::now());
+                    }
+                }
             }
         }
     }
 
-    /// Accepts what is waiting on listener `i` (a batch, for the public one).
+    /// Accepts what is waiting on listener `i` (a batch, for the public
+    /// one) and serves each admitted client in a new process.
     fn drain(&mut self, i: usize) {
-        let lane = self.listeners[i].lane;
-        let mut n = 0;
-        while lane == Lane::Privileged || n < PUBLIC_BATCH {
-            n += 1;
-            let conn = match accept_with(&self.listeners[i].fd, SocketFlags::CLOEXEC) {
-                Ok(c) => c,
-                Err(RErrno::AGAIN) | Err(RErrno::INTR) => return,
-                Err(RErrno::CONNABORTED) => continue,
+        for _ in 0..self.batch(i) {
+            let Some(conn) = self.accept(i) else { return };
+            if let Some((peer, privileged)) = self.judge(&conn) {
+                let uid = peer.uid;
+                if let Some(pid) = self.serve_in_child(conn, peer) {
+                    self.admission.started(pid, uid, privileged);
+                }
+            }
+        }
+    }
+
+    /// How many connections are taken from listener `i` before the
+    /// privileged one is looked at again: all of its own, a batch of the
+    /// public one.
+    fn batch(&self, i: usize) -> usize {
+        match self.listeners[i].lane {
+            Lane::Privileged => usize::MAX,
+            Lane::Public => PUBLIC_BATCH,
+        }
+    }
+
+    /// The next connection waiting on listener `i`, if any.
+    fn accept(&self, i: usize) -> Option<OwnedFd> {
+        loop {
+            match accept_with(&self.listeners[i].fd, SocketFlags::CLOEXEC) {
+                Ok(c) => return Some(c),
+                Err(RErrno::AGAIN) => return None,
+                Err(RErrno::INTR) | Err(RErrno::CONNABORTED) => continue,
                 Err(e) => {
                     // EMFILE and friends: report, back off, keep going.
                     eprintln!("{}: warning: accept: {e}", self.cfg.daemon.name());
                     std::thread::sleep(Duration::from_millis(10));
-                    return;
+                    return None;
                 }
-            };
-            self.admit(conn);
+            }
         }
     }
 
-    /// Decides on one new client.
-    fn admit(&mut self, conn: OwnedFd) {
-        let Ok(cred) = rustix::net::sockopt::socket_peercred(&conn) else {
-            return refuse(conn);
-        };
-        let uid = cred.uid.as_raw();
-        let peer = crate::peer::Peer {
-            uid,
-            gid: cred.gid.as_raw(),
-            groups: if uid == 0 {
-                Vec::new()
-            } else {
-                sys::peer_groups(conn.as_raw_fd()).unwrap_or_default()
-            },
-            pid: Some(cred.pid.as_raw_nonzero().get()),
+    /// Decides on one new client: who it is and whether it is privileged,
+    /// if admitted; if not, it has been refused.
+    fn judge(&mut self, conn: &OwnedFd) -> Option<(Peer, bool)> {
+        let Ok(peer) = crate::peer::of_socket(conn.as_fd()) else {
+            refuse(conn);
+            return None;
         };
         let privileged = policy::is_privileged(&peer, self.me);
-        if self
-            .admission
-            .admit(uid, privileged, Instant::now())
-            .is_err()
-        {
-            return refuse(conn);
-        }
-        if let Some(pid) = self.hand_over(conn) {
-            self.admission.started(pid, uid, privileged);
+        match self.admission.admit(peer.uid, privileged, Instant::now()) {
+            Ok(()) => Some((peer, privileged)),
+            Err(_) => {
+                refuse(conn);
+                None
+            }
         }
     }
 
-    /// Gives the client to the standby, or to a new child when there is
-    /// none: the pid now serving it.
-    fn hand_over(&mut self, conn: OwnedFd) -> Option<i32> {
-        if let Some(s) = self.standby.take() {
-            self.standby_due
-                .get_or_insert(Instant::now() + STANDBY_DELAY);
-            if pass_fd(&s.control, &conn).is_ok() {
-                return Some(s.pid);
-            }
-            // The standby died meanwhile; its end is reaped as usual.
-        }
+    /// Serves `conn`, a client of `peer`, in a new process: its pid.
+    fn serve_in_child(&self, conn: OwnedFd, peer: Peer) -> Option<i32> {
         let cfg = self.cfg;
         match self.fork_child() {
             Ok(None) => {
-                let code = serve_client(&conn, cfg);
-                std::process::exit(code);
+                self.close_listeners();
+                let code = serve_client(&conn, peer, cfg, Settle::nothing());
+                sys::exit_now(code);
             }
             Ok(Some(pid)) => Some(pid),
             Err(e) => {
@@ -328,10 +480,10 @@ impl Server<'_> {
     }
 
     /// Forks a standby: `None` if the fork failed.
-    fn fork_standby(&self) -> Option<Standby> {
+    fn fork_standby(&mut self) -> Option<Standby> {
         let (ours, theirs) = socketpair(
             AddressFamily::UNIX,
-            SocketType::STREAM,
+            SocketType::SEQPACKET,
             SocketFlags::CLOEXEC,
             None,
         )
@@ -340,8 +492,8 @@ impl Server<'_> {
         match self.fork_child() {
             Ok(None) => {
                 drop(ours);
-                let code = standby(theirs, parent, self.cfg);
-                std::process::exit(code);
+                let code = self.be_standby(theirs, parent);
+                sys::exit_now(code);
             }
             Ok(Some(pid)) => Some(Standby { pid, control: ours }),
             Err(e) => {
@@ -351,13 +503,82 @@ impl Server<'_> {
         }
     }
 
-    /// Forks; in the child, closes what is the listener's alone.
+    /// The standby's life: accepts on the listening sockets (privileged
+    /// lane first), decides on its copy of the books, which the listener
+    /// keeps current, refuses whom the listener would have refused, and
+    /// serves the first client it admits. Returns the exit code.
+    fn be_standby(&mut self, control: OwnedFd, parent: i32) -> i32 {
+        // A standby must not outlive the listener until it has a client.
+        if !sys::die_with_parent(Some(parent)) {
+            return 0;
+        }
+        // The pages a request touches become ours before a client waits.
+        serve::warm_up(self.cfg);
+        loop {
+            let mut fds = vec![PollFd::new(&control, PollFlags::IN)];
+            fds.extend(
+                self.listeners
+                    .iter()
+                    .map(|l| PollFd::new(&l.fd, PollFlags::IN)),
+            );
+            match poll(&mut fds, None) {
+                Ok(_) | Err(RErrno::INTR) => {}
+                Err(_) => return i32::from(crate::EXIT_SYSTEM),
+            }
+            let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
+            drop(fds);
+            // What the listener said first: slots may have come free.
+            if ready[0] && !self.take_in_ends(&control) {
+                // The listener has gone.
+                return 0;
+            }
+            for i in 0..self.listeners.len() {
+                if !ready[i + 1] {
+                    continue;
+                }
+                for _ in 0..self.batch(i) {
+                    let Some(conn) = self.accept(i) else { break };
+                    let Some((peer, privileged)) = self.judge(&conn) else {
+                        continue;
+                    };
+                    // From here on the client is ours to finish, listener
+                    // or not.
+                    sys::die_with_parent(None);
+                    // The listener counts the client once it has the
+                    // report (if it has just gone, the client is still
+                    // served).
+                    let uid = peer.uid;
+                    let listeners: Vec<i32> =
+                        self.listeners.iter().map(|l| l.fd.as_raw_fd()).collect();
+                    let settle = Settle::new(move || {
+                        let _ = send_report(&control, Report::Admitted { uid, privileged });
+                        drop(control);
+                        listeners.into_iter().for_each(sys::close);
+                    });
+                    return serve_client(&conn, peer, self.cfg, settle);
+                }
+            }
+        }
+    }
+
+    /// In a standby: takes in the ends the listener reported; false once
+    /// the listener has gone.
+    fn take_in_ends(&mut self, control: &OwnedFd) -> bool {
+        loop {
+            match next_report(control) {
+                Ok(Some(Report::Ended(pid))) => self.admission.ended(pid),
+                Ok(Some(Report::Admitted { .. })) => {}
+                Ok(None) => return true,
+                Err(()) => return false,
+            }
+        }
+    }
+
+    /// Forks; in the child, closes the descriptors that are the
+    /// listener's alone (the listening sockets stay, for a standby).
     fn fork_child(&self) -> std::io::Result<Option<i32>> {
         let pid = sys::fork()?;
         if pid.is_none() {
-            for l in &self.listeners {
-                sys::close(l.fd.as_raw_fd());
-            }
             if let Some(s) = &self.standby {
                 sys::close(s.control.as_raw_fd());
             }
@@ -365,76 +586,43 @@ impl Server<'_> {
         }
         Ok(pid)
     }
+
+    /// In a child about to serve: closes the listening sockets.
+    fn close_listeners(&self) {
+        for l in &self.listeners {
+            sys::close(l.fd.as_raw_fd());
+        }
+    }
 }
 
-/// Sends the refusal byte and closes, without waiting for anything. The
-/// client reads the byte before it sees the connection closed, even if
-/// its request was never read (Linux queues the reset behind the data).
-fn refuse(conn: OwnedFd) {
+/// What [`Server::wait`] found ready.
+struct Ready {
+    children: bool,
+    control: bool,
+    listeners: Vec<bool>,
+}
+
+/// Sends the refusal byte, without waiting for anything; the caller
+/// closes. The client reads the byte before it sees the connection
+/// closed, even if its request was never read (Linux queues the reset
+/// behind the data).
+fn refuse(conn: &OwnedFd) {
     let _ = send(
-        &conn,
+        conn,
         &[REFUSED.to_wire()],
         SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
     );
 }
 
-/// Hands `conn` to a standby through its control socket.
-fn pass_fd(control: &OwnedFd, conn: &OwnedFd) -> rustix::io::Result<()> {
-    let fds = [conn.as_fd()];
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut cmsg = SendAncillaryBuffer::new(&mut space);
-    cmsg.push(SendAncillaryMessage::ScmRights(&fds));
-    sendmsg(
-        control,
-        &[IoSlice::new(b"c")],
-        &mut cmsg,
-        SendFlags::NOSIGNAL,
-    )?;
-    Ok(())
-}
-
-/// A standby: waits for the listener to hand it a client, serves it,
-/// returns the exit code.
-fn standby(control: OwnedFd, parent: i32, cfg: &Config) -> i32 {
-    // A standby must not outlive the listener until it has a client.
-    if !sys::die_with_parent(Some(parent)) {
-        return 0;
-    }
-    // The pages a request touches become ours before a client waits.
-    serve::warm_up(cfg);
-    let mut byte = [0u8; 1];
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut cmsg = RecvAncillaryBuffer::new(&mut space);
-    let got = loop {
-        let mut iov = [IoSliceMut::new(&mut byte)];
-        match recvmsg(&control, &mut iov, &mut cmsg, RecvFlags::CMSG_CLOEXEC) {
-            Err(RErrno::INTR) => continue,
-            other => break other,
-        }
-    };
-    let client = match got {
-        Ok(_) => cmsg.drain().find_map(|m| match m {
-            RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
-            _ => None,
-        }),
-        Err(_) => None,
-    };
-    // The listener went away, or sent nothing usable.
-    let Some(client) = client else { return 0 };
-    drop(control);
-    // From here on the client is ours to finish, listener or not.
-    sys::die_with_parent(None);
-    serve_client(&client, cfg)
-}
-
-/// Serves `client` on descriptors 0 and 1: the exit code.
-fn serve_client(client: &OwnedFd, cfg: &Config) -> i32 {
+/// Serves `client`, connected from `peer`, on descriptors 0 and 1, owing
+/// `settle`: the exit code.
+fn serve_client(client: &OwnedFd, peer: Peer, cfg: &Config, settle: Settle) -> i32 {
     let fd: BorrowedFd = client.as_fd();
     if let Err(e) = rustix::stdio::dup2_stdin(fd).and_then(|()| rustix::stdio::dup2_stdout(fd)) {
         eprintln!("{}: dup2: {e}", cfg.daemon.name());
         return i32::from(crate::EXIT_SYSTEM);
     }
-    match serve::run(cfg) {
+    match serve::run_for(cfg, peer, settle) {
         Ok(()) => 0,
         Err(f) => {
             if !matches!(f, Failure::Protocol(_)) {
@@ -442,5 +630,30 @@ fn serve_client(client: &OwnedFd, cfg: &Config) -> i32 {
             }
             i32::from(f.code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_travel_whole() {
+        for r in [
+            Report::Ended(4_000_000),
+            Report::Admitted {
+                uid: 0,
+                privileged: true,
+            },
+            Report::Admitted {
+                uid: u32::MAX,
+                privileged: false,
+            },
+        ] {
+            assert_eq!(Report::decode(&r.encode()), Some(r));
+        }
+        // Anything else is no report.
+        assert_eq!(Report::decode(b"x1234"), None);
+        assert_eq!(Report::decode(b"e12"), None);
     }
 }

@@ -17,6 +17,7 @@ use proto::table::{self, Cursor};
 use proto::{Errno, Record};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendFlags};
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, IoSliceMut, Read, Write};
 use std::mem::MaybeUninit;
@@ -25,11 +26,12 @@ use std::time::{Duration, Instant};
 
 /// Serves the client on descriptors 0 and 1.
 pub fn run(cfg: &Config) -> Result<(), Failure> {
-    run_for(cfg, peer::identify()?)
+    run_for(cfg, peer::identify()?, Settle::nothing())
 }
 
-/// Serves the client on descriptors 0 and 1, known to be `peer`.
-pub fn run_for(cfg: &Config, peer: Peer) -> Result<(), Failure> {
+/// Serves the client on descriptors 0 and 1, known to be `peer`; owing
+/// `settle` (see [`Settle`]).
+pub fn run_for(cfg: &Config, peer: Peer, settle: Settle) -> Result<(), Failure> {
     // A file-size limit must fail the write (EFBIG), not kill the daemon.
     sys::ignore_sigxfsz();
     let (input, output) = sys::std_streams();
@@ -41,8 +43,45 @@ pub fn run_for(cfg: &Config, peer: Peer) -> Result<(), Failure> {
         // identified the peer through.
         socket: peer.pid.is_some(),
         fds: Vec::new(),
+        settle: Cell::new(settle),
     };
     serve(cfg, peer, &mut conn)
+}
+
+/// What a `--listen` standby still owes its listener once it has taken a
+/// client: reporting it and closing the listening sockets. Paid after the
+/// client's first reply, off the path between its request and that reply
+/// (the report wakes the listener, which on a small machine competes with
+/// the reply for the CPU), but never later than the first moment the
+/// process could wait (for the client, a lock, or a write to disk), and
+/// at the latest when dropped: the listener accepts nobody until it has
+/// the report.
+#[derive(Default)]
+pub struct Settle(Option<Box<dyn FnOnce()>>);
+
+impl Settle {
+    /// `f`, owed.
+    pub fn new(f: impl FnOnce() + 'static) -> Settle {
+        Settle(Some(Box::new(f)))
+    }
+
+    /// Nothing owed.
+    pub fn nothing() -> Settle {
+        Settle(None)
+    }
+
+    /// Pays what is owed, if anything.
+    pub fn now(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
+}
+
+impl Drop for Settle {
+    fn drop(&mut self) {
+        self.now();
+    }
 }
 
 /// How the record file may be read, from the options: `--root-only`
@@ -115,6 +154,8 @@ trait Channel: Watch {
     fn take_fd(&mut self) -> Option<OwnedFd>;
     /// How long a client may take to send one request.
     fn timeout(&self) -> std::time::Duration;
+    /// Pays what the process owes before it may wait (see [`Settle`]).
+    fn settle(&self) {}
 
     /// The next request, `None` when the client closed the connection.
     /// A silent client, a partial request or an unknown opcode ends the
@@ -166,6 +207,16 @@ fn serve(cfg: &Config, peer: Peer, ch: &mut impl Channel) -> Result<(), Failure>
         ends: (!session.privileged()).then(|| Instant::now() + cfg.lifetime),
     };
     while let Some(req) = ch.request()? {
+        // Only a read of the table is sure not to wait, unless for a lock
+        // (which settles first, see `Conn::pause`): writes wait for the
+        // disk, and --private looks into the user database.
+        let quick = matches!(
+            req,
+            Request::Version | Request::Bulk { .. } | Request::BulkEnd { .. }
+        ) && audience(cfg) == Audience::Everyone;
+        if !quick {
+            ch.settle();
+        }
         // A descriptor is taken by `T` alone; any other is closed at once,
         // so no peer can make the daemon hold its descriptors.
         let fd = ch.take_fd().filter(|_| matches!(req, Request::Pty { .. }));
@@ -242,6 +293,8 @@ struct Conn<'a> {
     socket: bool,
     /// Descriptors that came with the request being read.
     fds: Vec<OwnedFd>,
+    /// What is owed before the process may wait.
+    settle: Cell<Settle>,
 }
 
 /// Waits up to `timeout` for `flags` on `fd`: the events that came.
@@ -269,6 +322,7 @@ impl Watch for Conn<'_> {
     /// not gone), on a pipe `POLLERR` (the reader closed). A new request
     /// arriving meanwhile does not end the pause.
     fn pause(&self, d: Duration) -> bool {
+        self.settle();
         match wait_for(&self.output, PollFlags::empty(), d) {
             Ok(ev) => !ev.intersects(PollFlags::HUP | PollFlags::ERR),
             Err(_) => false,
@@ -294,6 +348,7 @@ impl Channel for Conn<'_> {
         let mut wait = !self.socket;
         while done < buf.len() {
             if wait {
+                self.settle();
                 let left = deadline.saturating_duration_since(Instant::now());
                 let ready = wait_for(&self.input, PollFlags::IN, left)
                     .map_err(|e| Failure::System(format!("poll: {e}")))?;
@@ -331,6 +386,7 @@ impl Channel for Conn<'_> {
         let mut wait = !self.socket;
         while done < bytes.len() {
             if wait {
+                self.settle();
                 let left = deadline.saturating_duration_since(Instant::now());
                 let ready = wait_for(&self.output, PollFlags::OUT, left)
                     .map_err(|e| Failure::System(format!("poll: {e}")))?;
@@ -358,7 +414,12 @@ impl Channel for Conn<'_> {
                 Err(e) => return Err(Failure::Protocol(format!("write: {e}"))),
             }
         }
+        self.settle();
         Ok(())
+    }
+
+    fn settle(&self) {
+        self.settle.take().now();
     }
 }
 

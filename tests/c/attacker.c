@@ -15,6 +15,12 @@
  *   attacker appends SOCKET N USER LINE
  *                                   N `A` appends of USER's USER_PROCESS on LINE;
  *                                   prints "ok K" and the errno of the first refusal
+ *   attacker slots SOCKET CAP ROUNDS
+ *                                   holds CAP served connections and checks one more
+ *                                   is refused (EUSERS); then ROUNDS times closes one,
+ *                                   retries until a new one is served (5 s at most)
+ *                                   and checks one more is refused again; prints
+ *                                   "ok ROUNDS ..." or "fail: why"
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -57,6 +63,35 @@ static int recv_all(int fd, char *buf, size_t n)
             return -1;
         done += k;
     }
+    return 0;
+}
+
+/* One new connection asking `V`: 0 if served (its descriptor kept in
+ * *out), the status byte if refused, -1 on any other outcome. */
+static int try_served(int *out)
+{
+    int fd = sock(0);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    /* A refused connection may be closed before the request is sent:
+     * its status byte is still there to read. */
+    (void)send(fd, "V", 1, MSG_NOSIGNAL);
+    unsigned char reply[9];
+    if (recv_all(fd, (char *)reply, 1) != 0) {
+        close(fd);
+        return -1;
+    }
+    if (reply[0] != 0) {
+        close(fd);
+        return reply[0];
+    }
+    if (recv_all(fd, (char *)reply + 1, 8) != 0) {
+        close(fd);
+        return -1;
+    }
+    *out = fd;
     return 0;
 }
 
@@ -130,6 +165,41 @@ int main(int argc, char **argv)
             close(fd);
         }
         printf("churned %ld\n", k);
+        return 0;
+    }
+    if (argc == 5 && !strcmp(argv[1], "slots")) {
+        int cap = atoi(argv[3]), rounds = atoi(argv[4]), e, extra;
+        int fds[cap];
+        double slowest = 0;
+        for (int i = 0; i < cap; i++)
+            if ((e = try_served(&fds[i])) != 0) {
+                printf("fail: connection %d of %d answered %d\n", i + 1, cap, e);
+                return 1;
+            }
+        for (int r = 0;; r++) {
+            if ((e = try_served(&extra)) != EUSERS) {
+                printf("fail: round %d: connection %d answered %d, not EUSERS\n", r, cap + 1, e);
+                return 1;
+            }
+            if (r == rounds)
+                break;
+            close(fds[r % cap]);
+            double t0 = now();
+            while ((e = try_served(&fds[r % cap])) == EUSERS) {
+                if (now() - t0 > 5) {
+                    printf("fail: round %d: the slot never came back\n", r);
+                    return 1;
+                }
+                usleep(1000);
+            }
+            if (e != 0) {
+                printf("fail: round %d: answered %d\n", r, e);
+                return 1;
+            }
+            if (now() - t0 > slowest)
+                slowest = now() - t0;
+        }
+        printf("ok %d rounds, a slot back within %.0f ms at most\n", rounds, slowest * 1000);
         return 0;
     }
     if (argc == 5 && !strcmp(argv[1], "keepalive")) {
