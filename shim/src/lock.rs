@@ -17,8 +17,11 @@ use proto::Errno;
 #[unsafe(link_section = ".data.utmps")]
 static HOLDER: AtomicI32 = AtomicI32::new(0);
 
-/// Proof that the lock is held; releases it on drop.
-pub struct Guard(());
+/// Proof that the lock is held, by this process; releases it on drop.
+pub struct Guard {
+    /// This process's pid, as the lock word holds it.
+    pub pid: i32,
+}
 
 /// Takes the lock, or fails with EAGAIN at `deadline`.
 pub fn acquire(deadline: Deadline) -> Result<Guard, Errno> {
@@ -26,14 +29,14 @@ pub fn acquire(deadline: Deadline) -> Result<Guard, Errno> {
     let mut pause_us = 1;
     loop {
         match HOLDER.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed) {
-            Ok(_) => return Ok(Guard(())),
+            Ok(_) => return Ok(Guard { pid: me }),
             Err(holder) if holder != me => {
                 // Inherited across fork(): the holder is not in this process.
                 if HOLDER
                     .compare_exchange(holder, me, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
                 {
-                    return Ok(Guard(()));
+                    return Ok(Guard { pid: me });
                 }
             }
             Err(_) => {}

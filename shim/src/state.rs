@@ -96,11 +96,12 @@ pub fn deadline() -> Deadline {
 /// Runs `f` on the state under the lock, within one call's deadline.
 pub fn with<T>(f: impl FnOnce(&mut State, Deadline) -> Result<T, Errno>) -> Result<T, Errno> {
     let dl = deadline();
-    let _guard = lock::acquire(dl)?;
-    // SAFETY: the lock is held until `_guard` drops, so this is the only
+    let guard = lock::acquire(dl)?;
+    // SAFETY: the lock is held until `guard` drops, so this is the only
     // reference to the state.
     let st = unsafe { &mut *STATE.0.get() };
-    let me = sys::getpid();
+    // One getpid a call (it is a system call in glibc), taken by the lock.
+    let me = guard.pid;
     if st.pid != me {
         // Forked: the connection is the parent's. Close our copy of it (the
         // parent's stays open) and reconnect on demand; the cursor and the
