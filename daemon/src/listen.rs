@@ -70,6 +70,10 @@ const PUBLIC_BATCH: usize = 64;
 /// listener accepts itself, so no client waits for it.
 const STANDBY_FALLBACK: Duration = Duration::from_millis(2);
 
+/// How long after a standby could not be forked, or ended without a
+/// client, the next is tried: not in a loop.
+const STANDBY_RETRY: Duration = Duration::from_millis(100);
+
 /// The privileged twin of socket `path`.
 pub fn privileged_path(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
@@ -284,7 +288,7 @@ impl Server<'_> {
                 self.standby_due = None;
                 self.standby = self.fork_standby();
                 if self.standby.is_none() {
-                    self.standby_due = Some(Instant::now() + Duration::from_millis(100));
+                    self.standby_due = Some(Instant::now() + STANDBY_RETRY);
                 }
             }
             let timeout = self
@@ -348,22 +352,24 @@ impl Server<'_> {
     fn collect_reports(&mut self) {
         let Some(s) = &self.standby else { return };
         let pid = s.pid;
-        let report = next_report(&s.control);
-        match report {
+        let next = match next_report(&s.control) {
             Ok(None) => return,
             Ok(Some(Report::Admitted { uid, privileged })) => {
                 // Charge the user's rate as the standby did in its copy.
                 let _ = self.admission.admit(uid, privileged, Instant::now());
                 self.admission.started(pid, uid, privileged);
+                STANDBY_FALLBACK
             }
             // Nothing else comes this way; the standby is not fit.
-            Ok(Some(Report::Ended(_))) => sys::kill(pid),
+            Ok(Some(Report::Ended(_))) => {
+                sys::kill(pid);
+                STANDBY_RETRY
+            }
             // It died waiting; its end is reaped as usual.
-            Err(()) => {}
-        }
+            Err(()) => STANDBY_RETRY,
+        };
         self.standby = None;
-        self.standby_due
-            .get_or_insert(Instant::now() + STANDBY_FALLBACK);
+        self.standby_due.get_or_insert(Instant::now() + next);
     }
 
     /// Accounts for every child that has ended, and tells the standby.
@@ -379,7 +385,7 @@ impl Server<'_> {
                     self.collect_reports();
                     self.standby = None;
                     self.standby_due
-                        .get_or_insert(Instant::now() + Duration::from_millis(100));
+                        .get_or_insert(Instant::now() + STANDBY_RETRY);
                 }
                 Some(s) => {
                     if send_report(&s.control, Report::Ended(pid)).is_err() {

@@ -330,6 +330,17 @@ impl Watch for Conn<'_> {
     }
 }
 
+impl Conn<'_> {
+    /// Pays what is owed (see [`Settle`]), then waits until `fd` is ready
+    /// for `flags` or `deadline` passes: whether it is ready.
+    fn ready(&self, fd: &File, flags: PollFlags, deadline: Instant) -> Result<bool, Failure> {
+        self.settle.take().now();
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ready = wait_for(fd, flags, left).map_err(|e| Failure::System(format!("poll: {e}")))?;
+        Ok(!ready.is_empty())
+    }
+}
+
 impl Channel for Conn<'_> {
     fn timeout(&self) -> std::time::Duration {
         self.cfg.timeout
@@ -347,17 +358,11 @@ impl Channel for Conn<'_> {
         // there already); a pipe must be polled, or its read would block.
         let mut wait = !self.socket;
         while done < buf.len() {
-            if wait {
-                self.settle();
-                let left = deadline.saturating_duration_since(Instant::now());
-                let ready = wait_for(&self.input, PollFlags::IN, left)
-                    .map_err(|e| Failure::System(format!("poll: {e}")))?;
-                if ready.is_empty() {
-                    return Err(Failure::Protocol(format!(
-                        "client silent for {} ms",
-                        self.cfg.timeout.as_millis()
-                    )));
-                }
+            if wait && !self.ready(&self.input, PollFlags::IN, deadline)? {
+                return Err(Failure::Protocol(format!(
+                    "client silent for {} ms",
+                    self.cfg.timeout.as_millis()
+                )));
             }
             let read = if self.socket {
                 recv_with_fds(&self.input, &mut buf[done..], &mut self.fds)
@@ -385,14 +390,8 @@ impl Channel for Conn<'_> {
         // As for reading: a socket is written without waiting first.
         let mut wait = !self.socket;
         while done < bytes.len() {
-            if wait {
-                self.settle();
-                let left = deadline.saturating_duration_since(Instant::now());
-                let ready = wait_for(&self.output, PollFlags::OUT, left)
-                    .map_err(|e| Failure::System(format!("poll: {e}")))?;
-                if ready.is_empty() {
-                    return Err(Failure::Protocol("client does not read its reply".into()));
-                }
+            if wait && !self.ready(&self.output, PollFlags::OUT, deadline)? {
+                return Err(Failure::Protocol("client does not read its reply".into()));
             }
             let written = if self.socket {
                 rustix::net::send(
