@@ -159,15 +159,18 @@ pub fn leaves_floor(file: &File, len: u64) -> Result<bool, Errno> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     const B: Budget = Budget {
         burst: 3,
         period_ms: 1000,
     };
 
-    /// A new, empty table file: its path and an open of it.
-    fn table(name: &str) -> (std::path::PathBuf, File) {
-        let p = std::env::temp_dir().join(format!("utmps-budget-{name}-{}", std::process::id()));
+    /// A new, empty table file in its own scratch directory: the
+    /// directory, the file's path and an open of it.
+    fn table(name: &str) -> (Scratch, std::path::PathBuf, File) {
+        let d = Scratch::new(&format!("budget-{name}"));
+        let p = d.join("lock");
         let f = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -175,7 +178,7 @@ mod tests {
             .truncate(true)
             .open(&p)
             .unwrap();
-        (p, f)
+        (d, p, f)
     }
 
     #[test]
@@ -200,7 +203,7 @@ mod tests {
 
     #[test]
     fn buckets_are_per_user_and_shared_through_the_file() {
-        let (p, f) = table("shared");
+        let (_d, p, f) = table("shared");
         for _ in 0..3 {
             charge(&f, 1000, B, 50).unwrap();
         }
@@ -214,12 +217,11 @@ mod tests {
         charge(&g, 1001, B, 50).unwrap();
         assert_eq!(charge(&g, 1000, B, 50), Err(Errno::EDQUOT));
         charge(&g, 1000, B, 1050).unwrap();
-        std::fs::remove_file(p).unwrap();
     }
 
     #[test]
     fn a_full_table_reuses_the_oldest_slot() {
-        let (p, f) = table("full");
+        let (_d, p, f) = table("full");
         for uid in 1..=SLOTS as u32 {
             charge(&f, uid, B, 100 + u64::from(uid)).unwrap();
         }
@@ -231,7 +233,6 @@ mod tests {
             charge(&f, 2, B, 102).unwrap();
         }
         assert_eq!(charge(&f, 2, B, 102), Err(Errno::EDQUOT));
-        std::fs::remove_file(p).unwrap();
     }
 
     #[test]

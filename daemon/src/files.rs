@@ -203,13 +203,11 @@ fn annotate(path: &Path, e: RErrno) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 
-    fn tmp(name: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("utmps-files-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    fn tmp(name: &str) -> Scratch {
+        Scratch::new(&format!("files-{name}"))
     }
 
     fn me() -> Me {
@@ -235,7 +233,6 @@ mod tests {
             0o600
         );
         rustix::process::umask(old);
-        std::fs::remove_dir_all(d).unwrap();
     }
 
     #[test]
@@ -271,7 +268,6 @@ mod tests {
         .unwrap();
         let e = open_records(&fifo, Audience::Everyone, me()).unwrap_err();
         assert!(e.to_string().contains("not a regular file"), "{e}");
-        std::fs::remove_dir_all(d).unwrap();
     }
 
     #[test]
@@ -297,7 +293,6 @@ mod tests {
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
         let e = open_lock(&f, me()).unwrap_err();
         assert!(e.to_string().contains("mode 0600"), "{e}");
-        std::fs::remove_dir_all(d).unwrap();
     }
 
     #[test]
@@ -330,6 +325,5 @@ mod tests {
         assert_eq!(directory_warning(&d.join("utmp")), None);
         std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o1777)).unwrap();
         assert!(directory_warning(&d.join("utmp")).is_some());
-        std::fs::remove_dir_all(d).unwrap();
     }
 }

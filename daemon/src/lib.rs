@@ -18,6 +18,8 @@ pub mod lock;
 pub mod peer;
 pub mod policy;
 pub mod pty;
+#[cfg(test)]
+mod scratch;
 pub mod serve;
 pub mod store;
 pub mod sys;

@@ -149,10 +149,12 @@ impl Lock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use std::cell::Cell;
 
-    fn lock_file(name: &str) -> (std::path::PathBuf, Lock) {
-        let p = std::env::temp_dir().join(format!("utmps-lock-{}-{name}", std::process::id()));
+    fn lock_file(name: &str) -> (Scratch, std::path::PathBuf, Lock) {
+        let d = Scratch::new(&format!("lock-{name}"));
+        let p = d.join("lock");
         let f = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -160,7 +162,7 @@ mod tests {
             .truncate(false)
             .open(&p)
             .unwrap();
-        (p, Lock::new(f))
+        (d, p, Lock::new(f))
     }
 
     /// A client that hangs up after `n` pauses.
@@ -176,7 +178,7 @@ mod tests {
 
     #[test]
     fn a_writer_whose_client_left_writes_nothing() {
-        let (p, lock) = lock_file("gone");
+        let (_d, p, lock) = lock_file("gone");
         // Another open file description holds the data lock shared, as a
         // reader in another daemon process would.
         let other = File::open(&p).unwrap();
@@ -192,15 +194,13 @@ mod tests {
         let r = lock.exclusive(&LeavesAfter(Cell::new(0)), || wrote = true);
         assert_eq!(r, Err(Errno::ECONNRESET));
         assert!(!wrote);
-        std::fs::remove_file(p).unwrap();
     }
 
     #[test]
     fn readers_share() {
-        let (p, lock) = lock_file("share");
+        let (_d, p, lock) = lock_file("share");
         let other = File::open(&p).unwrap();
         flock(&other, Op::LockShared).unwrap();
         assert_eq!(lock.shared(&Patient, || 1), Ok(1));
-        std::fs::remove_file(p).unwrap();
     }
 }

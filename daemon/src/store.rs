@@ -248,6 +248,7 @@ pub fn read_run(
 mod tests {
     use super::*;
     use crate::lock::Patient;
+    use crate::scratch::Scratch;
     use proto::record::{set_field, Kind};
     use proto::table;
     use std::fs::OpenOptions;
@@ -259,11 +260,8 @@ mod tests {
         r
     }
 
-    fn tmp(name: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("utmps-store-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    fn tmp(name: &str) -> Scratch {
+        Scratch::new(&format!("store-{name}"))
     }
 
     fn open(d: &Path, name: &str, layout: Layout) -> Store {
@@ -292,7 +290,6 @@ mod tests {
         assert_eq!(got, (vec![rec(b"tty1")], false));
         let got = s.read(&Patient, |t| read_run(t, 2, 5)).unwrap();
         assert_eq!(got, (vec![], true));
-        std::fs::remove_dir_all(d).unwrap();
     }
 
     #[test]
@@ -313,7 +310,6 @@ mod tests {
         assert_eq!(found, Some(rec(b"t77")));
         assert_eq!(c.pos, 78);
         assert_eq!(std::fs::metadata(d.join("utmp")).unwrap().len(), 40_000);
-        std::fs::remove_dir_all(d).unwrap();
     }
 
     #[test]
@@ -352,7 +348,6 @@ mod tests {
         s.append(&Patient, &rec(b"tty5"), Payer::Privileged)
             .unwrap();
         assert_eq!(std::fs::metadata(&f).unwrap().len(), 384);
-        std::fs::remove_dir_all(d).unwrap();
     }
 
     #[test]
@@ -377,6 +372,5 @@ mod tests {
         s.append(&Patient, &rec(b"pts/2"), Payer::User(1001, budget))
             .unwrap();
         assert_eq!(std::fs::metadata(d.join("wtmp")).unwrap().len(), 7 * 384);
-        std::fs::remove_dir_all(d).unwrap();
     }
 }
