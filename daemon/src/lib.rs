@@ -25,8 +25,6 @@ pub mod store;
 pub mod sys;
 pub mod write;
 
-use std::process::ExitCode;
-
 /// Exit code for usage and environment errors (skarnet's convention).
 pub const EXIT_USAGE: u8 = 100;
 /// Exit code for system errors.
@@ -55,22 +53,20 @@ impl Failure {
     }
 }
 
-/// Runs a daemon's `main`: parse, run, report, exit.
-pub fn main_of(which: args::Daemon) -> ExitCode {
-    ExitCode::from(exit_code_of(which, std::env::args_os().collect()))
-}
-
 /// A daemon's C `main`, for binaries built without std's runtime set-up:
 /// one process starts per connection, and that set-up (the main thread's
 /// stack guard, found by reading /proc/self/maps; SIGSEGV and SIGBUS
 /// handlers on an alternate stack) is a dozen system calls before the
 /// first useful one. SIGPIPE is ignored as std's runtime would (a client
-/// gone is an EPIPE, not a death); nothing is written through std's
+/// gone is an EPIPE, not a death), and SIGXFSZ (a file-size limit fails
+/// the write with EFBIG, not the daemon), once for the process and every
+/// process it forks; nothing is written through std's
 /// buffered stdout, so nothing is left to flush at exit, and it exits
 /// without the C library's exit handlers ([`sys::exit_now`]). `argv` is the C
 /// `main`'s (std's `args_os` is empty without its runtime on musl).
 pub fn c_main(which: args::Daemon, argv: Vec<std::ffi::OsString>) -> i32 {
     sys::ignore_sigpipe();
+    sys::ignore_sigxfsz();
     sys::exit_now(i32::from(exit_code_of(which, argv)))
 }
 

@@ -32,8 +32,6 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
 /// Serves the client on descriptors 0 and 1, known to be `peer`; owing
 /// `settle` (see [`Settle`]).
 pub fn run_for(cfg: &Config, peer: Peer, settle: Settle) -> Result<(), Failure> {
-    // A file-size limit must fail the write (EFBIG), not kill the daemon.
-    sys::ignore_sigxfsz();
     let (input, output) = sys::std_streams();
     let mut conn = Conn {
         input,
