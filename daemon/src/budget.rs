@@ -170,14 +170,7 @@ mod tests {
     /// directory, the file's path and an open of it.
     fn table(name: &str) -> (Scratch, std::path::PathBuf, File) {
         let d = Scratch::new(&format!("budget-{name}"));
-        let p = d.join("lock");
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&p)
-            .unwrap();
+        let (p, f) = d.new_file("lock");
         (d, p, f)
     }
 

@@ -154,14 +154,7 @@ mod tests {
 
     fn lock_file(name: &str) -> (Scratch, std::path::PathBuf, Lock) {
         let d = Scratch::new(&format!("lock-{name}"));
-        let p = d.join("lock");
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&p)
-            .unwrap();
+        let (p, f) = d.new_file("lock");
         (d, p, Lock::new(f))
     }
 

@@ -15,6 +15,19 @@ impl Scratch {
         std::fs::create_dir_all(&d).unwrap();
         Scratch(d)
     }
+
+    /// A new, empty file `name` in it, opened for reading and writing: its
+    /// path and the open file.
+    pub fn new_file(&self, name: &str) -> (PathBuf, std::fs::File) {
+        let p = self.0.join(name);
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&p)
+            .unwrap();
+        (p, f)
+    }
 }
 
 impl std::ops::Deref for Scratch {
