@@ -301,8 +301,9 @@ impl Server<'_> {
             if ready.children {
                 self.reap();
             }
+            // (Listeners are polled only while no standby waits.)
             for (i, &r) in ready.listeners.iter().enumerate() {
-                if r && self.standby.is_none() {
+                if r {
                     self.drain(i);
                 }
             }
@@ -580,14 +581,12 @@ impl Server<'_> {
         }
     }
 
-    /// Forks; in the child, closes the descriptors that are the
-    /// listener's alone (the listening sockets stay, for a standby).
+    /// Forks; in the child, lets go of the listener's child signal. The
+    /// listener forks only while no standby waits, so no control socket
+    /// is open; the listening sockets stay, for a standby.
     fn fork_child(&self) -> std::io::Result<Option<i32>> {
         let pid = sys::fork()?;
         if pid.is_none() {
-            if let Some(s) = &self.standby {
-                sys::close(s.control.as_raw_fd());
-            }
             self.children.forget_in_child();
         }
         Ok(pid)

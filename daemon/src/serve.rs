@@ -332,7 +332,7 @@ impl Conn<'_> {
     /// Pays what is owed (see [`Settle`]), then waits until `fd` is ready
     /// for `flags` or `deadline` passes: whether it is ready.
     fn ready(&self, fd: &File, flags: PollFlags, deadline: Instant) -> Result<bool, Failure> {
-        self.settle.take().now();
+        self.settle();
         let left = deadline.saturating_duration_since(Instant::now());
         let ready = wait_for(fd, flags, left).map_err(|e| Failure::System(format!("poll: {e}")))?;
         Ok(!ready.is_empty())
