@@ -18,7 +18,7 @@ const OTHER: &str = "utmpstest2";
 
 /// The listener serving `sock` in `d` (utmpd, wtmpd, btmpd in that order).
 fn listener(d: &Daemons, sock: &str) -> u32 {
-    let i = ["utmpd.sock", "wtmpd.sock", "btmpd.sock"]
+    let i = [".utmpd-socket", ".wtmpd-socket", ".btmpd-socket"]
         .iter()
         .position(|s| *s == sock)
         .unwrap();
@@ -45,7 +45,7 @@ fn flood(launcher: Launcher) {
     let d = Daemons::start_full(launcher, &[], &[]);
     let attacker = c_program("attacker", Cc::Gnu);
     let mut held = Vec::new();
-    for sock in ["utmpd.sock", "wtmpd.sock"] {
+    for sock in [".utmpd-socket", ".wtmpd-socket"] {
         let mut c = as_user(ATTACKER, &attacker);
         c.args(["hold".as_ref(), d.file(sock).as_os_str(), "3000".as_ref()]);
         let (g, line) = spawn_until_line(c);
@@ -53,7 +53,7 @@ fn flood(launcher: Launcher) {
         assert!(n > 1000, "the attacker could not even connect: {line}");
         held.push(g);
     }
-    let churners: Vec<_> = ["utmpd.sock", "wtmpd.sock"]
+    let churners: Vec<_> = [".utmpd-socket", ".wtmpd-socket"]
         .iter()
         .map(|sock| {
             let mut c = as_user(ATTACKER, &attacker);
@@ -116,7 +116,7 @@ fn flood(launcher: Launcher) {
     }
     // The attacker holds no more daemon processes than the per-user cap.
     let mut peak = 0;
-    for sock in ["utmpd.sock", "wtmpd.sock"] {
+    for sock in [".utmpd-socket", ".wtmpd-socket"] {
         let n = children_of(listener(&d, sock)).len();
         assert!(n <= 40 + 2, "{sock}: {n} daemon processes for one user");
         peak = peak.max(n);
@@ -155,7 +155,7 @@ fn books(launcher: Launcher) {
     let mut c = as_user(ATTACKER, c_program("attacker", Cc::Gnu));
     c.args([
         "slots".as_ref(),
-        d.file("utmpd.sock").as_os_str(),
+        d.file(".utmpd-socket").as_os_str(),
         "5".as_ref(),
         "300".as_ref(),
     ]);
@@ -181,8 +181,8 @@ fn the_systemd_socket_units_listener_keeps_its_lanes() {
     // one named "priv" is the privileged lane.
     ensure_user(ATTACKER);
     let dir = TempDir::new("sdfds");
-    let sock = dir.path().join("utmpd.sock");
-    let privileged = dir.path().join("utmpd.sock.priv");
+    let sock = dir.path().join(".utmpd-socket");
+    let privileged = dir.path().join(".utmpd-socket.priv");
     let _listener = util::Guarded(
         Command::new("systemd-socket-activate")
             .arg("-l")
@@ -202,7 +202,7 @@ fn the_systemd_socket_units_listener_keeps_its_lanes() {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o666)).unwrap();
     }
     let session = PtySession::start(None);
-    let env = |r: Run| r.env("UTMPS_UTMPD_SOCKET", &sock);
+    let env = |r: Run| r.sockets_in(dir.path());
     let o = env(Run::new(c_program("utmpctl", Cc::Gnu)).preload())
         .args([
             "put",
@@ -227,7 +227,7 @@ fn the_systemd_socket_units_listener_keeps_its_lanes() {
 #[test]
 fn sockets_are_made_with_their_modes() {
     let d = Daemons::start();
-    for sock in ["utmpd.sock", "wtmpd.sock", "btmpd.sock"] {
+    for sock in [".utmpd-socket", ".wtmpd-socket", ".btmpd-socket"] {
         let public = std::fs::symlink_metadata(d.file(sock)).unwrap();
         assert!(public.file_type().is_socket());
         assert_eq!(public.permissions().mode() & 0o777, 0o666, "{sock}");
@@ -264,7 +264,7 @@ fn a_connection_does_not_live_forever_but_the_shim_never_notices() {
     let o = Run::new(c_program("attacker", Cc::Gnu))
         .args([
             "keepalive".as_ref(),
-            d.file("utmpd.sock").as_os_str(),
+            d.file(".utmpd-socket").as_os_str(),
             "100".as_ref(),
             "40".as_ref(),
         ])
@@ -285,7 +285,7 @@ fn a_connection_does_not_live_forever_but_the_shim_never_notices() {
     let o = Run::new(c_program("attacker", Cc::Gnu))
         .args([
             "keepalive".as_ref(),
-            d.file("utmpd.sock").as_os_str(),
+            d.file(".utmpd-socket").as_os_str(),
             "100".as_ref(),
             "20".as_ref(),
         ])
@@ -322,12 +322,12 @@ fn descriptors_passed_for_nothing_are_closed_at_once() {
     let mut c = as_user(ATTACKER, c_program("attacker", Cc::Gnu));
     c.args([
         "fds".as_ref(),
-        d.file("wtmpd.sock").as_os_str(),
+        d.file(".wtmpd-socket").as_os_str(),
         "1200".as_ref(),
     ]);
     let (_attacker, line) = spawn_until_line(c);
     assert_eq!(line, "sent 1200");
-    let serving = children_of(listener(&d, "wtmpd.sock"));
+    let serving = children_of(listener(&d, ".wtmpd-socket"));
     let most = serving
         .iter()
         .map(|pid| std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count()))
@@ -413,7 +413,6 @@ fn scans_do_not_starve_writers_and_late_writes_do_not_happen() {
     let o = d
         .cmd(c_program("utmpctl", Cc::Gnu))
         .args(["wtmp", "/var/log/wtmp", "7", "root", "tty3", "late", "1"])
-        .env("UTMPS_TIMEOUT_MS", "300")
         .run();
     assert_eq!(o.stdout.trim(), "err 110", "{o}");
     std::thread::sleep(Duration::from_millis(200));
@@ -434,7 +433,7 @@ fn an_ordinary_users_appends_are_budgeted_and_roots_are_not() {
     let o = Run::new(c_program("attacker", Cc::Gnu))
         .args([
             "appends".as_ref(),
-            d.file("wtmpd.sock").as_os_str(),
+            d.file(".wtmpd-socket").as_os_str(),
             "5000".as_ref(),
             ATTACKER.as_ref(),
             mine.line.as_ref(),
@@ -474,7 +473,7 @@ fn a_free_space_floor_is_kept_for_root() {
         .status()
         .unwrap();
     assert!(st.success());
-    let sock = dir.path().join("wtmpd.sock");
+    let sock = dir.path().join(".wtmpd-socket");
     let _wtmpd = util::Guarded(
         Command::new(util::daemon("utmps-wtmpd"))
             .args(["--budget", "100000/1", "--listen"])
@@ -505,7 +504,7 @@ fn a_free_space_floor_is_kept_for_root() {
     for i in 0..5 {
         let o = Run::new(c_program("utmpctl", Cc::Gnu))
             .preload()
-            .env("UTMPS_WTMPD_SOCKET", &sock)
+            .sockets_in(dir.path())
             .args([
                 "wtmp",
                 "/var/log/wtmp",

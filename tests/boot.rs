@@ -345,3 +345,34 @@ fn systemd_listens_before_systemd_update_utmp_without_an_ordering_cycle() {
         "{out}"
     );
 }
+
+#[test]
+fn utmps_boot_tells_an_ordinary_user_it_wrote_nothing() {
+    const USER: &str = "utmpstest1";
+    util::ensure_user(USER);
+    let d = util::Daemons::start();
+    let dir = TempDir::new("boot-user");
+    let script = dir.path().join("utmps-boot");
+    let text = std::fs::read_to_string(util::repo().join("scripts/utmps-boot")).unwrap();
+    let bindir = util::daemon("utmps-write");
+    let bindir = bindir.parent().unwrap().to_str().unwrap();
+    std::fs::write(&script, text.replace("@BINDIR@", bindir)).unwrap();
+    for args in [&["boot"][..], &["shutdown"]] {
+        let o = Run::new("sh")
+            .args([script.as_os_str()])
+            .args(args)
+            .env("UTMPS_BOOT_WAIT", "1")
+            .sockets_in(d.dir.path())
+            .user(USER)
+            .run();
+        assert_eq!(o.status.code(), Some(111), "{o}");
+        assert!(
+            o.stderr.contains("cannot claim") && o.stderr.contains("run as root"),
+            "{o}"
+        );
+    }
+    for f in ["utmp", "wtmp"] {
+        let len = std::fs::metadata(d.file(f)).map(|m| m.len()).unwrap_or(0);
+        assert_eq!(len, 0, "{f} written");
+    }
+}

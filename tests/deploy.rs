@@ -238,11 +238,10 @@ fn utmps_run_from_the_source_tree_and_installed() {
         dest.path().join("usr/bin/utmps-run"),
     ] {
         for prog in ["who", "w"] {
-            let mut r = Run::new(&wrapper).args([prog]);
-            for (k, v) in d.env() {
-                r = r.env(k, v);
-            }
-            let o = r.run();
+            let o = Run::new(&wrapper)
+                .args([prog])
+                .sockets_in(d.dir.path())
+                .run();
             assert_eq!(
                 lines_with(o.ok(), &s.line).len(),
                 1,
@@ -299,13 +298,7 @@ fn programs_built_against_the_headers_link_with_lutmps() {
             layout.ok().starts_with(&format!("{size} {size} 76 ")),
             "{cc}: {layout}"
         );
-        let with_env = |args: &[&str]| {
-            let mut r = Run::new(&out).args(args);
-            for (k, v) in d.env() {
-                r = r.env(k, v);
-            }
-            r.run()
-        };
+        let with_env = |args: &[&str]| Run::new(&out).args(args).sockets_in(d.dir.path()).run();
         let line = format!("pts/{size}");
         assert_eq!(with_env(&["login", &line, "root"]).ok().trim(), "ok");
         let list = with_env(&["list"]);

@@ -5,20 +5,34 @@ use proto::codec::{self, Request, RECORD_SIZE};
 use proto::table::{self, Storage, Table};
 use proto::{Errno, Layout};
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use util::{c_program, lines_with, musl_real, Cc, PtySession, Run, TempDir};
 
-/// Runs `program` under the shim with every socket pointing at `sock`.
+const USER: &str = "utmpsfault";
+
+/// Runs `program` under the shim with every socket pointing at `sock`, as
+/// an ordinary user: root ignores the variables.
 fn at(sock: &std::path::Path, program: impl AsRef<std::ffi::OsStr>) -> Run {
+    util::ensure_user(USER);
     Run::new(program)
         .preload()
+        .user(USER)
         .env("UTMPS_UTMPD_SOCKET", sock)
         .env("UTMPS_WTMPD_SOCKET", sock)
         .env("UTMPS_BTMPD_SOCKET", sock)
         .env("UTMPS_TIMEOUT_MS", "300")
+}
+
+/// A fake daemon's socket, open to everyone as a daemon's public one is
+/// (the clients run as an ordinary user).
+fn listen(sock: &std::path::Path) -> UnixListener {
+    let l = UnixListener::bind(sock).unwrap();
+    std::fs::set_permissions(sock, std::fs::Permissions::from_mode(0o666)).unwrap();
+    l
 }
 
 /// Every call fails with `errno`, and the readers show an empty list.
@@ -62,7 +76,7 @@ fn no_daemon_no_socket() {
 fn no_daemon_stale_socket() {
     let dir = TempDir::new("stale");
     let sock = dir.path().join("stale.sock");
-    drop(UnixListener::bind(&sock).unwrap());
+    drop(listen(&sock));
     assert_unavailable(&sock, libc::ECONNREFUSED);
 }
 
@@ -74,7 +88,7 @@ struct Hung {
 
 impl Hung {
     fn start(sock: &std::path::Path) -> Hung {
-        let listener = UnixListener::bind(sock).unwrap();
+        let listener = listen(sock);
         listener.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -149,7 +163,7 @@ impl Storage for Shared {
 
 impl Skarnet {
     fn start(sock: &std::path::Path) -> Skarnet {
-        let listener = UnixListener::bind(sock).unwrap();
+        let listener = listen(sock);
         let data = Shared::default();
         let t = std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -219,7 +233,7 @@ impl Skarnet {
 #[test]
 fn a_skarnet_daemon_is_served_with_the_base_protocol() {
     let dir = TempDir::new("skarnet");
-    let sock = dir.path().join("utmpd.sock");
+    let sock = dir.path().join(".utmpd-socket");
     let _server = Skarnet::start(&sock);
     let sessions = [PtySession::start(None), PtySession::start(None)];
     for (cc, s) in Cc::ALL.iter().zip(&sessions) {
@@ -255,7 +269,7 @@ fn a_skarnet_daemon_is_served_with_the_base_protocol() {
 /// an opcode they do not know (EPROTO, then the connection closes) and
 /// passes any other connection through. Counts the `R` requests refused.
 fn older_daemon(sock: &std::path::Path, upstream: std::path::PathBuf) -> Arc<Mutex<usize>> {
-    let listener = UnixListener::bind(sock).unwrap();
+    let listener = listen(sock);
     let refused = Arc::new(Mutex::new(0));
     let count = refused.clone();
     std::thread::spawn(move || {
@@ -291,7 +305,7 @@ fn an_older_daemon_of_ours_is_read_with_b() {
     let d = util::Daemons::start();
     let dir = TempDir::new("older");
     let sock = dir.path().join("older.sock");
-    let refused = older_daemon(&sock, d.file("utmpd.sock"));
+    let refused = older_daemon(&sock, d.file(".utmpd-socket"));
     let s = PtySession::start(None);
     let put = d.utmpctl(
         Cc::Gnu,
@@ -320,7 +334,7 @@ fn an_older_daemon_of_ours_is_read_with_b() {
 /// nothing, sometimes a plausible header with absurd counts, cursors or
 /// records, sometimes a truncated reply, then it hangs up or stalls.
 fn random_replier(sock: &std::path::Path, seed: u64) -> Arc<AtomicBool> {
-    let listener = UnixListener::bind(sock).unwrap();
+    let listener = listen(sock);
     listener.set_nonblocking(true).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();

@@ -186,38 +186,30 @@ fn locks_held_by_an_ordinary_user_stall_no_writer() {
             .all(|l| l.starts_with("cannot open") && l.contains(".lock")),
         "{lines:?}"
     );
-    // Every write still succeeds within a short deadline.
+    // Every write still succeeds within the shim's deadline.
     for i in 0..20 {
         let line = format!("pts/{i}");
         let o = d
             .cmd(&ctl)
             .args(["put", "7", "root", &line, &i.to_string(), "1"])
-            .env("UTMPS_TIMEOUT_MS", "1000")
             .run();
         assert_eq!(o.ok().trim(), "ok", "{o}");
         let o = d
             .cmd(&ctl)
             .args(["wtmp", "/var/log/wtmp", "7", "root", &line, "1", "1"])
-            .env("UTMPS_TIMEOUT_MS", "1000")
             .run();
         assert_eq!(o.ok().trim(), "ok", "{o}");
     }
 }
 
 /// `rounds` times a wtmp append and a utmp put on line pts/N, through the
-/// shim against the daemons on `utmpd` and `wtmpd`: each result ("ok" or
-/// "err ERRNO").
-fn login_logout_rounds(
-    cc: Cc,
-    utmpd: &std::path::Path,
-    wtmpd: &std::path::Path,
-    rounds: usize,
-) -> Vec<String> {
+/// shim against the daemons whose sockets are in `dir`: each result ("ok"
+/// or "err ERRNO").
+fn login_logout_rounds(cc: Cc, dir: &std::path::Path, rounds: usize) -> Vec<String> {
     let run = |args: &[&str]| {
         Run::new(c_program("utmpctl", cc))
             .preload()
-            .env("UTMPS_UTMPD_SOCKET", utmpd)
-            .env("UTMPS_WTMPD_SOCKET", wtmpd)
+            .sockets_in(dir)
             .args(args)
             .run()
             .stdout
@@ -244,8 +236,8 @@ fn login_logout_rounds(
 #[test]
 fn a_file_size_limit_fails_the_write_and_leaves_whole_records() {
     let dir = TempDir::new("fsize");
-    let sock = dir.path().join("wtmpd.sock");
-    let usock = dir.path().join("utmpd.sock");
+    let sock = dir.path().join(".wtmpd-socket");
+    let usock = dir.path().join(".utmpd-socket");
     // Room for three records and a bit.
     let limit = (3 * 384 + 100).to_string();
     let spawn = |bin: &str, s: &std::path::Path, file: &str| {
@@ -265,7 +257,7 @@ fn a_file_size_limit_fails_the_write_and_leaves_whole_records() {
     let _u = spawn("utmps-utmpd", &usock, "utmp");
     util::wait_for(&sock);
     util::wait_for(&usock);
-    let results = login_logout_rounds(Cc::Musl, &usock, &sock, 5);
+    let results = login_logout_rounds(Cc::Musl, dir.path(), 5);
     let efbig = format!("err {}", libc::EFBIG);
     assert_eq!(
         results,
@@ -387,7 +379,7 @@ done
         .env("DIR", dir.path())
         .env("SHIM", util::shim())
         .env("USERNAME", user)
-        .env("SOCK", d.file("utmpd.sock"))
+        .env("SOCK", d.file(".utmpd-socket"))
         .env("UTMPD", daemon("utmps-utmpd"))
         .run();
     let out = o.ok();
@@ -498,9 +490,7 @@ fn sixteen_concurrent_writers_match_the_serial_model() {
             c.args(["mixed", &ops.to_string(), &w.to_string()])
                 .env("LD_PRELOAD", util::shim())
                 .stdout(Stdio::piped());
-            for (k, v) in d.env() {
-                c.env(k, v);
-            }
+            d.bind(&mut c);
             c.spawn().unwrap()
         })
         .collect();
@@ -561,8 +551,8 @@ set -eu
 mount -t tmpfs -o size=8k tmpfs "$DATA"
 cd "$DATA"
 # Both die with this shell, which the test kills.
-setpriv --pdeathsig KILL "$UTMPD" --listen "$DIR/utmpd.sock" utmp &
-setpriv --pdeathsig KILL "$WTMPD" --listen "$DIR/wtmpd.sock" wtmp &
+setpriv --pdeathsig KILL "$UTMPD" --listen "$DIR/.utmpd-socket" utmp &
+setpriv --pdeathsig KILL "$WTMPD" --listen "$DIR/.wtmpd-socket" wtmp &
 wait
 "#;
     let _daemons = Guarded(
@@ -575,15 +565,10 @@ wait
             .spawn()
             .unwrap(),
     );
-    for s in ["utmpd.sock", "wtmpd.sock"] {
+    for s in [".utmpd-socket", ".wtmpd-socket"] {
         util::wait_for(&dir.path().join(s));
     }
-    let appends = login_logout_rounds(
-        Cc::Gnu,
-        &dir.path().join("utmpd.sock"),
-        &dir.path().join("wtmpd.sock"),
-        15,
-    );
+    let appends = login_logout_rounds(Cc::Gnu, dir.path(), 15);
     let ok = appends.iter().filter(|r| *r == "ok").count();
     let full = format!("err {}", libc::ENOSPC);
     assert!((10..30).contains(&ok), "{appends:?}");

@@ -32,9 +32,9 @@ fn who_may_do_what() {
     let d = dir.path();
     let mut procs = Vec::new();
     for (bin, sock, file, extra) in [
-        ("utmps-utmpd", "utmpd.sock", "utmp", None),
-        ("utmps-wtmpd", "wtmpd.sock", "wtmp", None),
-        ("utmps-wtmpd", "btmpd.sock", "btmp", Some("--root-only")),
+        ("utmps-utmpd", ".utmpd-socket", "utmp", None),
+        ("utmps-wtmpd", ".wtmpd-socket", "wtmp", None),
+        ("utmps-wtmpd", ".btmpd-socket", "btmp", Some("--root-only")),
     ] {
         let mut c = Command::new("setpriv");
         c.arg(format!("--regid={GROUP}"))
@@ -51,9 +51,7 @@ fn who_may_do_what() {
     let run = |user: &str, prog: &str, args: &[&str], stdin: Option<&str>| -> String {
         let mut r = Run::new(c_program(prog, Cc::Gnu))
             .preload()
-            .env("UTMPS_UTMPD_SOCKET", d.join("utmpd.sock"))
-            .env("UTMPS_WTMPD_SOCKET", d.join("wtmpd.sock"))
-            .env("UTMPS_BTMPD_SOCKET", d.join("btmpd.sock"))
+            .sockets_in(d)
             .args(args);
         if user != "root" {
             r = r.user(user);

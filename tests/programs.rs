@@ -25,9 +25,7 @@ fn shadow_login_records_a_session_and_it_ends_with_the_logout() {
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    for (k, v) in d.env() {
-        cmd.env(k, v);
-    }
+    d.bind(&mut cmd);
     let mut child = Guarded(cmd.spawn().unwrap());
     use std::io::Write;
     child
@@ -79,9 +77,7 @@ fn agetty_records_its_login_process_glibc_and_musl() {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        for (k, v) in d.env() {
-            cmd.env(k, v);
-        }
+        d.bind(&mut cmd);
         let _getty = Guarded(cmd.spawn().unwrap());
         let entry = eventually("agetty's LOGIN_PROCESS entry", || {
             let list = d.cmd(c_program("utmpctl", Cc::Musl)).args(["list"]).run();

@@ -3,7 +3,6 @@
 
 use proto::record::set_field;
 use proto::{Kind, Layout, Record};
-use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, ChildStdout, Command, Stdio};
@@ -59,7 +58,7 @@ fn who_reads_ten_entries_in_one_request() {
         assert_eq!(lines_with(out.ok(), "reads.example").len(), 10, "{out}");
         let t = std::fs::read_to_string(&trace).unwrap();
         // One connection to utmpd ...
-        let connects = lines_with(&t, "utmpd.sock");
+        let connects = lines_with(&t, ".utmpd-socket");
         assert_eq!(connects.len(), 1, "{name}: connections:\n{t}");
         let fd = connects[0]
             .split("connect(")
@@ -88,15 +87,17 @@ struct Steps {
 }
 
 impl Steps {
-    fn start(file: &Path, env: &[(OsString, OsString)]) -> Steps {
+    /// `sequence` on `file`, under the shim when `daemons` are given.
+    fn start(file: &Path, daemons: Option<&Daemons>) -> Steps {
         let mut cmd = Command::new(c_program("sequence", Cc::Gnu));
         cmd.arg(file)
             .env_remove("LD_PRELOAD")
             .env("LC_ALL", "C")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
+        if let Some(d) = daemons {
+            cmd.env("LD_PRELOAD", shim());
+            d.bind(&mut cmd);
         }
         let mut child = cmd.spawn().expect("spawn sequence");
         Steps {
@@ -135,10 +136,8 @@ fn an_entry_added_after_the_end_is_seen_as_glibc_sees_it() {
     std::fs::write(&plain, entries(0..3)).unwrap();
     let d = Daemons::start();
     std::fs::write(d.file("utmp"), entries(0..3)).unwrap();
-    let mut shim_env = d.env();
-    shim_env.push(("LD_PRELOAD".into(), shim().into()));
-    let mut glibc = Steps::start(&plain, &[]);
-    let mut ours = Steps::start(Path::new("/var/run/utmp"), &shim_env);
+    let mut glibc = Steps::start(&plain, None);
+    let mut ours = Steps::start(Path::new("/var/run/utmp"), Some(&d));
 
     let to_the_end = ["set", "get", "get", "get", "get"];
     let want = [

@@ -22,9 +22,7 @@ fn appender(d: &Daemons, cc: Cc, log: &str) -> (Guarded, ChildStdin, BufReader<C
         .env("LD_PRELOAD", util::shim())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());
-    for (k, v) in d.env() {
-        cmd.env(k, v);
-    }
+    d.bind(&mut cmd);
     let mut child = Guarded(cmd.spawn().unwrap());
     let input = child.0.stdin.take().unwrap();
     let output = BufReader::new(child.0.stdout.take().unwrap());

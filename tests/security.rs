@@ -56,7 +56,7 @@ fn members_of_the_daemons_group_may_write_utmp() {
     assert!(st.success());
     // utmpd running with that group as its effective group.
     let dir = util::TempDir::new("grp");
-    let sock = dir.path().join("utmpd.sock");
+    let sock = dir.path().join(".utmpd-socket");
     let _daemon = util::Guarded(
         Command::new("setpriv")
             .arg(format!("--regid={group}"))

@@ -21,6 +21,7 @@ mod faults;
 mod files;
 mod hostile;
 mod hosts;
+mod impostor;
 mod isolation;
 mod launch;
 mod matrix;

@@ -46,9 +46,7 @@ fn as_user(d: &Daemons, user: &str, program: &str) -> Command {
     .stdin(Stdio::null())
     .stdout(Stdio::null())
     .stderr(Stdio::null());
-    for (k, v) in d.env() {
-        c.env(k, v);
-    }
+    d.bind(&mut c);
     c
 }
 

@@ -9,6 +9,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -182,7 +183,12 @@ pub fn isolate_from_the_machine() {
         );
     }
     // What a booted Debian has in /run and the programs under test expect.
-    for (d, mode) in [("/run/lock", 0o1777), ("/run/screen", 0o1777)] {
+    // /run/utmps: where `at_default_sockets` mounts a test's daemons.
+    for (d, mode) in [
+        ("/run/lock", 0o1777),
+        ("/run/screen", 0o1777),
+        ("/run/utmps", 0o755),
+    ] {
         if fs::create_dir(d).is_err()
             || fs::set_permissions(d, fs::Permissions::from_mode(mode)).is_err()
         {
@@ -288,6 +294,34 @@ pub fn spawn_until_line(mut cmd: Command) -> (Guarded, String) {
         .recv_timeout(Duration::from_secs(30))
         .unwrap_or_else(|_| panic!("{cmd:?} printed nothing"));
     (Guarded(child), line.trim().to_string())
+}
+
+/// Makes `cmd` run in a mount namespace of its own where `dir` is
+/// `/run/utmps`, the directory of the default sockets. That is how a test
+/// points a root process at its daemons: root ignores the `UTMPS_*`
+/// variables (a user's environment survives `su`). Everything the program
+/// starts shares the view; nothing else does.
+pub fn at_default_sockets(cmd: &mut Command, dir: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let src = std::ffi::CString::new(dir.as_os_str().as_bytes()).expect("no NUL");
+    // SAFETY: between fork and exec the closure makes two system calls,
+    // both async-signal-safe, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::unshare(libc::CLONE_NEWNS) != 0
+                || libc::mount(
+                    src.as_ptr(),
+                    c"/run/utmps".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND,
+                    std::ptr::null(),
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// A command for `program` run as `user` (setpriv, no shim).
@@ -421,11 +455,11 @@ impl Daemons {
         };
         let btmpd_args: Vec<&str> = ["--root-only"].iter().chain(wtmpd_args).copied().collect();
         let procs = vec![
-            spawn("utmps-utmpd", "utmpd.sock", "utmp", &[]),
-            spawn("utmps-wtmpd", "wtmpd.sock", "wtmp", wtmpd_args),
-            spawn("utmps-wtmpd", "btmpd.sock", "btmp", &btmpd_args),
+            spawn("utmps-utmpd", ".utmpd-socket", "utmp", &[]),
+            spawn("utmps-wtmpd", ".wtmpd-socket", "wtmp", wtmpd_args),
+            spawn("utmps-wtmpd", ".btmpd-socket", "btmp", &btmpd_args),
         ];
-        for s in ["utmpd.sock", "wtmpd.sock", "btmpd.sock"] {
+        for s in [".utmpd-socket", ".wtmpd-socket", ".btmpd-socket"] {
             wait_for(&d.join(s));
             if matches!(launcher, Launcher::Systemd | Launcher::SystemdUnits) {
                 // What a unit's SocketMode=0666 does; the tool has no option for it.
@@ -452,13 +486,20 @@ impl Daemons {
         self.dir.path().join(name)
     }
 
-    /// The variables that point the shim at these daemons.
+    /// Points `cmd` (root's or a user's) at these daemons, through the
+    /// default socket paths ([`at_default_sockets`]).
+    pub fn bind(&self, cmd: &mut Command) {
+        at_default_sockets(cmd, self.dir.path());
+    }
+
+    /// The variables that point an ordinary user's shim at these daemons
+    /// (root ignores them).
     pub fn env(&self) -> Vec<(OsString, OsString)> {
         let d = self.dir.path();
         vec![
-            ("UTMPS_UTMPD_SOCKET".into(), d.join("utmpd.sock").into()),
-            ("UTMPS_WTMPD_SOCKET".into(), d.join("wtmpd.sock").into()),
-            ("UTMPS_BTMPD_SOCKET".into(), d.join("btmpd.sock").into()),
+            ("UTMPS_UTMPD_SOCKET".into(), d.join(".utmpd-socket").into()),
+            ("UTMPS_WTMPD_SOCKET".into(), d.join(".wtmpd-socket").into()),
+            ("UTMPS_BTMPD_SOCKET".into(), d.join(".btmpd-socket").into()),
         ]
     }
 
@@ -475,11 +516,7 @@ impl Daemons {
 
     /// A command for `program` under the shim, pointed at these daemons.
     pub fn cmd(&self, program: impl AsRef<OsStr>) -> Run {
-        let mut r = Run::new(program).preload();
-        for (k, v) in self.env() {
-            r = r.env(k, v);
-        }
-        r
+        Run::new(program).preload().sockets_in(self.dir.path())
     }
 }
 
@@ -518,6 +555,7 @@ impl std::fmt::Display for Output {
 /// A program to run: a small builder over `Command` with a timeout.
 pub struct Run {
     cmd: Command,
+    sockets: Option<PathBuf>,
     user: Option<String>,
     stdin: Option<Vec<u8>>,
     stdin_file: Option<fs::File>,
@@ -535,6 +573,7 @@ impl Run {
             .env("TZ", "UTC");
         Run {
             cmd,
+            sockets: None,
             user: None,
             stdin: None,
             stdin_file: None,
@@ -546,6 +585,12 @@ impl Run {
     /// Preloads the shim.
     pub fn preload(mut self) -> Run {
         self.cmd.env("LD_PRELOAD", shim());
+        self
+    }
+
+    /// Runs with `dir` as `/run/utmps` ([`at_default_sockets`]).
+    pub fn sockets_in(mut self, dir: &Path) -> Run {
+        self.sockets = Some(dir.to_path_buf());
         self
     }
 
@@ -610,6 +655,9 @@ impl Run {
                 c
             }
         };
+        if let Some(dir) = &self.sockets {
+            at_default_sockets(&mut cmd, dir);
+        }
         let start = Instant::now();
         let stdin = match (self.stdin_file.take(), &self.stdin) {
             (Some(f), _) => Stdio::from(f),

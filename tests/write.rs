@@ -7,14 +7,11 @@ use util::{daemon, ensure_user, lines_with, Daemons, Guarded, Output, Run, TempD
 
 const USER: &str = "utmpstest1";
 
-/// utmps-write pointed at `d`'s daemons (through the shim's variables,
-/// which it honours as its default sockets).
+/// utmps-write pointed at `d`'s daemons (at the default sockets).
 fn write(d: &Daemons, args: &[&str]) -> Run {
-    let mut r = Run::new(daemon("utmps-write")).args(args);
-    for (k, v) in d.env() {
-        r = r.env(k, v);
-    }
-    r
+    Run::new(daemon("utmps-write"))
+        .args(args)
+        .sockets_in(d.dir.path())
 }
 
 fn dump(d: &Daemons, file: &str) -> String {

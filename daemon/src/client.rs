@@ -48,9 +48,29 @@ pub fn connect(path: &Path, deadline: Deadline) -> io::Result<UnixStream> {
     if connect_to(&fd, &crate::listen::privileged_path(path), deadline).is_err() {
         connect_to(&fd, path, deadline)?;
     }
+    verify(&fd)?;
     let stream = UnixStream::from(fd);
     stream.set_nonblocking(false)?;
     Ok(stream)
+}
+
+/// Refuses, before anything is sent, a server this process may not talk
+/// to ([`proto::trust`]).
+fn verify(fd: &rustix::fd::OwnedFd) -> io::Result<()> {
+    let server = rustix::net::sockopt::socket_peercred(fd)?.uid.as_raw();
+    let daemons = rustix::fs::stat(proto::trust::SOCKET_DIR)
+        .ok()
+        .map(|st| st.st_uid);
+    if proto::trust::may_talk_to(crate::sys::caller(), server, daemons) {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "the server runs as uid {server}, neither root nor the owner of {} (refused)",
+            proto::trust::SOCKET_DIR.to_string_lossy()
+        ),
+    ))
 }
 
 /// One connect; a full backlog (`EAGAIN` on a non-blocking socket) is

@@ -69,6 +69,18 @@ pub fn real_uid() -> u32 {
     rustix::process::getuid().as_raw()
 }
 
+/// Who this process is for [`proto::trust`]: privileged when root (real
+/// or effective uid 0) or running with two uids.
+pub fn caller() -> proto::trust::Caller {
+    use proto::trust::Caller;
+    let (real, effective) = (real_uid(), rustix::process::geteuid().as_raw());
+    if real == effective && real != 0 {
+        Caller::Ordinary(real)
+    } else {
+        Caller::Privileged
+    }
+}
+
 /// This process's pid.
 pub fn getpid() -> i32 {
     rustix::process::getpid().as_raw_nonzero().get()

@@ -7,7 +7,9 @@
 //! Additions (documented in utmps-write(8)): `-T` also takes Unix seconds
 //! and an ISO 8601 UTC time, a TAI64N label is converted to UTC with the
 //! leap-second table, and the default sockets follow the shim's
-//! `UTMPS_UTMPD_SOCKET` and `UTMPS_WTMPD_SOCKET`.
+//! `UTMPS_UTMPD_SOCKET` and `UTMPS_WTMPD_SOCKET`, as the shim does: not
+//! for root, whose environment may be a user's (`su`). Either way the
+//! server's credentials are checked before anything is sent.
 
 use crate::client::{self, Deadline};
 use crate::sys;
@@ -360,9 +362,10 @@ fn strerror(e: &std::io::Error) -> String {
 /// utmps-write's `main`.
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let trust_env = sys::caller() != proto::trust::Caller::Privileged;
     let socket = |var: &str, default: &str| {
         std::env::var_os(var)
-            .filter(|v| !v.is_empty())
+            .filter(|v| trust_env && !v.is_empty())
             .map_or_else(|| PathBuf::from(default), PathBuf::from)
     };
     let now = SystemTime::now()

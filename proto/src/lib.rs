@@ -25,6 +25,7 @@ pub mod layout;
 pub mod matching;
 pub mod record;
 pub mod table;
+pub mod trust;
 
 pub use errno::Errno;
 pub use layout::Layout;

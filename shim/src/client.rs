@@ -2,9 +2,10 @@
 //! deadline. A socket here is always non-blocking, so nothing can hang the
 //! host program past its deadline.
 
+use crate::config;
 use crate::sys::{self, Fd};
 use proto::codec::{self, Request, MAX_REQUEST};
-use proto::Errno;
+use proto::{trust, Errno};
 
 /// A point in time (monotonic milliseconds) by which a call must finish.
 #[derive(Clone, Copy, Debug)]
@@ -55,10 +56,12 @@ impl Conn {
             tail.copy_from_slice(suffix);
             // A failed connect leaves the socket unconnected: reuse it.
             if Self::connect_fd(&fd, privileged, deadline).is_ok() {
+                verify(&fd)?;
                 return Ok(Conn { fd });
             }
         }
         Self::connect_fd(&fd, path, deadline)?;
+        verify(&fd)?;
         Ok(Conn { fd })
     }
 
@@ -196,6 +199,21 @@ impl Conn {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// Refuses, before anything is sent, a server this process may not talk
+/// to ([`proto::trust`]): `ECONNREFUSED`, as if none listened.
+fn verify(fd: &Fd) -> Result<(), Errno> {
+    let server = sys::peer_uid(fd)?;
+    let caller = config::caller();
+    // The common answers need no look-up of the daemons' account.
+    if trust::may_talk_to(caller, server, None)
+        || trust::may_talk_to(caller, server, sys::owner(trust::SOCKET_DIR))
+    {
+        Ok(())
+    } else {
+        Err(Errno::ECONNREFUSED)
     }
 }
 

@@ -1,12 +1,13 @@
 //! Settings from the environment, taken once when the shim is loaded (a
 //! constructor: `login` and `su` clear their environment before they
 //! write utmp, and must still reach the same daemons) and ignored in
-//! secure-execution processes: a user must not point a setuid `login` at
-//! a socket of their own.
+//! root and secure-execution processes: a user must not point a setuid
+//! `login`, or root's shell after a plain `su`, at a socket of their own.
 
 use crate::sys;
 use core::cell::UnsafeCell;
 use core::ffi::CStr;
+use proto::trust::Caller;
 
 /// Default socket of utmps-utmpd (skarnet's path).
 pub const UTMPD_SOCKET: &[u8] = b"/run/utmps/.utmpd-socket";
@@ -80,19 +81,30 @@ static CONFIG: Global = Global(UnsafeCell::new(Config {
 #[unsafe(link_section = ".init_array")]
 static LOAD: extern "C" fn() = load;
 
-/// Reads the `UTMPS_*` variables.
+/// Reads the `UTMPS_*` variables, unless this process is root or
+/// secure-execution: root's environment may be a user's (`su`, `sudo -E`),
+/// so root talks to the default sockets alone.
 extern "C" fn load() {
-    if sys::secure_exec() {
+    let vars = [
+        c"UTMPS_UTMPD_SOCKET",
+        c"UTMPS_WTMPD_SOCKET",
+        c"UTMPS_BTMPD_SOCKET",
+        c"UTMPS_TIMEOUT_MS",
+    ]
+    .map(env);
+    // Most processes set none: they pay no system call here.
+    if vars.iter().all(Option::is_none) || caller() == Caller::Privileged {
         return;
     }
+    let [utmpd, wtmpd, btmpd, timeout] = vars;
     // SAFETY: constructors run before anything else can reach CONFIG.
     let cfg = unsafe { &mut *CONFIG.0.get() };
-    for (var, slot) in [
-        (c"UTMPS_UTMPD_SOCKET", &mut cfg.utmpd),
-        (c"UTMPS_WTMPD_SOCKET", &mut cfg.wtmpd),
-        (c"UTMPS_BTMPD_SOCKET", &mut cfg.btmpd),
+    for (value, slot) in [
+        (utmpd, &mut cfg.utmpd),
+        (wtmpd, &mut cfg.wtmpd),
+        (btmpd, &mut cfg.btmpd),
     ] {
-        if let Some(v) = env(var) {
+        if let Some(v) = value {
             *slot = if v.len() <= PATH_MAX {
                 Path::new(v)
             } else {
@@ -103,10 +115,7 @@ extern "C" fn load() {
             };
         }
     }
-    if let Some(ms) = env(c"UTMPS_TIMEOUT_MS")
-        .and_then(parse_u64)
-        .filter(|&ms| ms > 0)
-    {
+    if let Some(ms) = timeout.and_then(parse_u64).filter(|&ms| ms > 0) {
         cfg.timeout_ms = ms;
     }
 }
@@ -128,6 +137,16 @@ pub fn socket(service: Service) -> &'static [u8] {
         Service::Utmpd => c.utmpd.get(),
         Service::Wtmpd => c.wtmpd.get(),
         Service::Btmpd => c.btmpd.get(),
+    }
+}
+
+/// Who this process is now, for the variables and the check of a
+/// server's credentials: privileged when root (real or effective uid 0),
+/// secure-execution, or running with two different uids.
+pub fn caller() -> Caller {
+    match sys::own_uid() {
+        Some(uid) if uid != 0 && !sys::secure_exec() => Caller::Ordinary(uid),
+        _ => Caller::Privileged,
     }
 }
 

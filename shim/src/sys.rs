@@ -97,6 +97,55 @@ pub fn secure_exec() -> bool {
     unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
 }
 
+/// The real uid when it equals the effective one.
+pub fn own_uid() -> Option<u32> {
+    // SAFETY: getuid and geteuid cannot fail.
+    let (r, e) = unsafe { (libc::getuid(), libc::geteuid()) };
+    (r == e).then_some(r)
+}
+
+/// The uid in the credentials of the server at the other end of `fd`
+/// (`SO_PEERCRED`: the process that listened on the socket).
+pub fn peer_uid(fd: &Fd) -> Result<u32, Errno> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: u32::MAX,
+        gid: u32::MAX,
+    };
+    let mut len = core::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` is a live ucred and `len` its size.
+    let ret = unsafe {
+        libc::getsockopt(
+            fd.0,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    check(ret as isize).map(|_| cred.uid)
+}
+
+/// The owner of the file at `path` (followed), through the `statx` system
+/// call: `stat` and `fstat` are symbols of glibc 2.33, newer than the
+/// shim may import.
+pub fn owner(path: &CStr) -> Option<u32> {
+    // SAFETY: all-zero is a valid statx.
+    let mut st: libc::statx = unsafe { core::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and `st` a live statx.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_statx,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            0,
+            libc::STATX_UID,
+            &mut st as *mut libc::statx,
+        )
+    };
+    (ret == 0 && st.stx_mask & libc::STATX_UID != 0).then_some(st.stx_uid)
+}
+
 /// The value of environment variable `name`.
 pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
     // SAFETY: `name` is NUL-terminated; getenv returns NULL or a string

@@ -21,6 +21,11 @@
  *                                   retries until a new one is served (5 s at most)
  *                                   and checks one more is refused again; prints
  *                                   "ok ROUNDS ..." or "fail: why"
+ *   attacker impostor SOCKET LOG    a fake daemon: listens on SOCKET (mode 0777),
+ *                                   prints "listening", and for every client appends
+ *                                   "uid UID bytes N fds M" to LOG (the client's uid,
+ *                                   what it sent before it hung up or 1 s passed, the
+ *                                   descriptors among it), answering nothing
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,6 +36,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
@@ -290,6 +296,61 @@ int main(int argc, char **argv)
         }
         printf("ok %d %d\n", ok, first_err);
         return 0;
+    }
+    if (argc == 4 && !strcmp(argv[1], "impostor")) {
+        int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        unlink(argv[2]);
+        if (bind(l, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(l, 64) != 0 ||
+            chmod(argv[2], 0777) != 0) {
+            perror("impostor");
+            return 1;
+        }
+        printf("listening\n");
+        fflush(stdout);
+        for (;;) {
+            int c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+            if (c < 0)
+                continue;
+            struct ucred cred = {0};
+            socklen_t len = sizeof cred;
+            getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+            long bytes = 0;
+            int fds = 0;
+            struct pollfd p = {c, POLLIN, 0};
+            while (poll(&p, 1, 1000) == 1) {
+                char buf[4096];
+                union {
+                    char buf[CMSG_SPACE(4 * sizeof(int))];
+                    struct cmsghdr align;
+                } u;
+                struct iovec iov = {buf, sizeof buf};
+                struct msghdr m = {0};
+                m.msg_iov = &iov;
+                m.msg_iovlen = 1;
+                m.msg_control = u.buf;
+                m.msg_controllen = sizeof u.buf;
+                ssize_t n = recvmsg(c, &m, MSG_CMSG_CLOEXEC);
+                if (n <= 0)
+                    break;
+                bytes += n;
+                for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+                    if (h->cmsg_type == SCM_RIGHTS) {
+                        int k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                        for (int i = 0; i < k; i++) {
+                            int got;
+                            memcpy(&got, CMSG_DATA(h) + i * sizeof(int), sizeof got);
+                            close(got);
+                        }
+                        fds += k;
+                    }
+            }
+            FILE *log = fopen(argv[3], "a");
+            if (log) {
+                fprintf(log, "uid %u bytes %ld fds %d\n", (unsigned)cred.uid, bytes, fds);
+                fclose(log);
+            }
+            close(c);
+        }
     }
     fprintf(stderr, "usage: see attacker.c\n");
     return 2;
