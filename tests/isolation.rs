@@ -38,3 +38,18 @@ fn the_suite_cannot_touch_the_machines_files() {
     let upper = util::target_dir().join("test-namespace/etc-upper/passwd");
     assert!(upper.exists(), "useradd did not write the overlay's copy");
 }
+
+/// Test users run the built programs wherever the clone is (`/root`,
+/// mode 0700, included): the suite reaches them through its view.
+#[test]
+fn test_users_reach_the_build_from_any_clone() {
+    util::ensure_user("utmpstest1");
+    for p in [util::shim(), util::daemon("utmps-utmpd"), util::repo()] {
+        assert!(p.starts_with("/home/.utmps-rs"), "{}", p.display());
+        let o = Run::new("test")
+            .args(["-r".as_ref(), p.as_os_str()])
+            .user("utmpstest1")
+            .run();
+        assert!(o.status.success(), "{}: {o}", p.display());
+    }
+}

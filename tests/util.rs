@@ -20,13 +20,7 @@ use std::time::{Duration, Instant};
 pub fn target_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        // target/<profile>/deps/tests-HASH
-        let exe = std::env::current_exe().expect("current_exe");
-        let dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target dir")
-            .to_path_buf();
+        let dir = in_view(&built_dir());
         for f in ["libutmps.so", "utmps-utmpd", "utmps-wtmpd"] {
             assert!(
                 dir.join(f).exists(),
@@ -36,6 +30,48 @@ pub fn target_dir() -> &'static Path {
         }
         dir
     })
+}
+
+/// Where cargo put this test binary's build: `target/<profile>` (the
+/// binary is `target/<profile>/deps/tests-HASH`), at its real path.
+fn built_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+/// The repository and the build as the suite sees them: bind-mounted at
+/// a path every test user can reach (see [`isolate_from_the_machine`]),
+/// wherever the clone is (`/root`, mode 0700, included).
+const VIEW: &str = "/home/.utmps-rs";
+/// The build directory's parent, where it is not under the repository.
+const VIEW_TARGET: &str = "/home/.utmps-rs-target";
+
+/// The mounts of [`VIEW`] and [`VIEW_TARGET`], set up once.
+static VIEWS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+
+/// `path` as the suite's programs see it: under [`VIEW`].
+fn in_view(path: &Path) -> PathBuf {
+    let Some((repo, target)) = VIEWS.get() else {
+        return path.to_path_buf();
+    };
+    if let Ok(rest) = path.strip_prefix(repo) {
+        return Path::new(VIEW).join(rest);
+    }
+    match path.strip_prefix(target) {
+        Ok(rest) => Path::new(VIEW_TARGET).join(rest),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
+/// The repository at its real path.
+fn real_repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo")
+        .to_path_buf()
 }
 
 /// The shim.
@@ -50,10 +86,7 @@ pub fn daemon(name: &str) -> PathBuf {
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("repo")
-        .to_path_buf()
+    in_view(&real_repo())
 }
 
 /// A C compiler of the test matrix.
@@ -155,7 +188,7 @@ pub fn isolate_from_the_machine() {
     mount("none", "/", "", libc::MS_REC | libc::MS_PRIVATE, "");
     // The overlay's upper layer lives in a tmpfs on a directory under
     // target/ (a mount point needs a directory; it stays empty on the host).
-    let scratch = target_dir().join("test-namespace");
+    let scratch = built_dir().join("test-namespace");
     if fs::create_dir_all(&scratch).is_err() {
         fail("mkdir target/test-namespace");
     }
@@ -194,6 +227,47 @@ pub fn isolate_from_the_machine() {
         {
             fail(d);
         }
+    }
+    // Test users run the shim, the daemons and the C programs from the
+    // build: the clone may sit where only its owner can enter (/root,
+    // mode 0700), so the suite sees the repository (and a build
+    // directory outside it) at a path in the fresh /home instead.
+    let (repo, built) = (real_repo(), built_dir());
+    let target = built.parent().unwrap_or(&built).to_path_buf();
+    let mut views = vec![(repo.clone(), VIEW)];
+    if !built.starts_with(&repo) {
+        views.push((target.clone(), VIEW_TARGET));
+    }
+    for (src, view) in &views {
+        if fs::create_dir(view).is_err() {
+            fail(view);
+        }
+        mount(
+            &src.to_string_lossy(),
+            view,
+            "",
+            libc::MS_BIND | libc::MS_REC,
+            "",
+        );
+    }
+    let _ = VIEWS.set((repo, target));
+    // What cargo made must itself be open to others (a umask of 077
+    // makes it 0700): say so once, instead of every loader error.
+    let shim = in_view(&built.join("libutmps.so"));
+    let closed = shim
+        .ancestors()
+        .take_while(|p| *p != Path::new("/home"))
+        .find(|p| {
+            let need = if p == &shim { 0o004 } else { 0o001 };
+            !fs::metadata(p).is_ok_and(|m| m.permissions().mode() & need != 0)
+        });
+    if let Some(p) = closed {
+        eprintln!(
+            "utmps-tests: {} is closed to other users, who run the built programs in \
+             the tests: build with umask 022, or chmod o+rX the repository and target/",
+            p.display()
+        );
+        std::process::exit(2);
     }
 }
 
