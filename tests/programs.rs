@@ -253,3 +253,99 @@ fn lslogins_run_by_an_ordinary_user_skips_the_unreadable_btmp() {
     // from a stat() of the path, and /var/log/btmp in the test namespace
     // is not the daemon's file.)
 }
+
+/// Real xterm under Xvfb, as an ordinary user, twice: `xterm -ls -e CMD`
+/// and a plain `xterm` (its shell, ended by SIGTERM). Run with the shim,
+/// then with glibc and libutempter's setgid helper on files of a private
+/// namespace: `who` while it runs and `last` after must say the same.
+#[test]
+fn xterm_is_recorded_as_glibc_and_the_setgid_helper_record_it() {
+    ensure_user(USER);
+    let script = r#"
+set -eu
+mount -t tmpfs tmpfs /tmp
+if [ "$MODE" = glibc ]; then
+    mount -t tmpfs tmpfs /run
+    mount -t tmpfs tmpfs /var/log
+    install -m 664 -g utmp /dev/null /run/utmp
+    install -m 664 -g utmp /dev/null /var/log/wtmp
+    unset LD_PRELOAD
+fi
+Xvfb -displayfd 3 -nolisten tcp -ac -screen 0 640x480x8 3>/tmp/display 2>/tmp/xvfb.log &
+x=$!
+trap 'kill $x' EXIT
+for _ in $(seq 200); do [ -s /tmp/display ] && break; sleep 0.05; done
+export DISPLAY=":$(cat /tmp/display)"
+# Always in the background: the exec makes $! xterm itself.
+as_user() { exec setpriv --reuid="$USER" --regid="$USER" --init-groups env HOME=/tmp "$@"; }
+seen() { for _ in $(seq 200); do who | grep -q "$1" && return 0; sleep 0.05; done; return 1; }
+gone() { for _ in $(seq 200); do who | grep -q "$1" || return 0; sleep 0.05; done; return 1; }
+as_user xterm -ls -e sh -c 'while [ ! -e /tmp/done1 ]; do sleep 0.05; done' &
+seen "$USER"
+echo "== who -ls"
+who
+touch /tmp/done1
+wait $!
+gone "$USER"
+as_user xterm &
+t=$!
+seen "$USER"
+echo "== who plain"
+who
+kill $t
+wait $t || true
+gone "$USER"
+echo "== last"
+last -w -f "$WTMP"
+"#;
+    let run = |mode: &str| {
+        let d = Daemons::start();
+        // (the daemons' directory is /run/utmps there: /tmp is hidden)
+        let wtmp = match mode {
+            "glibc" => "/var/log/wtmp",
+            _ => "/run/utmps/wtmp",
+        };
+        let o = d
+            .cmd("unshare")
+            .args(["-m", "sh", "-c", script])
+            .env("MODE", mode)
+            .env("USER", USER)
+            .env("WTMP", wtmp)
+            .timeout(std::time::Duration::from_secs(60))
+            .run();
+        // USER pts/N DATE TIME (:D): the user, the line's kind and the host.
+        let words = |section: &str| -> Vec<String> {
+            let part = o.ok().split(section).nth(1).unwrap_or("");
+            let part = part.split("== ").next().unwrap_or("");
+            lines_with(part, USER)
+                .iter()
+                .map(|l| {
+                    let w: Vec<_> = l.split_whitespace().collect();
+                    let line = w[1].trim_end_matches(char::is_numeric);
+                    let host = w.iter().find(|w| w.starts_with("(:") || w.starts_with(':'));
+                    format!(
+                        "{} {line} {}",
+                        w[0],
+                        host.map_or("-", |h| h.trim_matches(['(', ')']))
+                    )
+                })
+                .collect()
+        };
+        let ended = lines_with(o.ok().split("== last").nth(1).unwrap_or(""), USER)
+            .iter()
+            .filter(|l| !l.contains("still logged in"))
+            .count();
+        (
+            words("== who -ls"),
+            words("== who plain"),
+            words("== last"),
+            ended,
+        )
+    };
+    let ours = run("shim");
+    let glibc = run("glibc");
+    println!("xterm, who and last through the shim: {ours:?}");
+    assert_eq!(ours, glibc);
+    assert_eq!(ours.0.len(), 1, "{ours:?}");
+    assert_eq!(ours.3, 2, "both sessions ended in wtmp: {ours:?}");
+}

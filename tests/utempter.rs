@@ -430,3 +430,24 @@ fn a_private_devpts_instance_proves_nothing() {
     assert_eq!(o.ok().trim(), "0", "{o}");
     assert_eq!(std::fs::read(d.file("utmp")).unwrap(), utmp_before);
 }
+
+/// xterm adds its terminal before its child unlocks the pty (the order of
+/// posix_openpt, grantpt, utempter_add_record, unlockpt): the entry is
+/// written, as libutempter's setgid helper writes it, and the slave opens.
+#[test]
+fn a_pty_added_before_unlockpt_is_recorded() {
+    ensure_user(USER);
+    let d = Daemons::start();
+    let prog = c_program_with("utempter", Cc::Gnu, &["-lutempter"]);
+    let o = d.cmd(&prog).args(["locked", ":87"]).user(USER).run();
+    let out = o.ok().trim().to_string();
+    let f: Vec<_> = out.split(' ').collect();
+    assert!(f.len() == 3 && f[0] == "1" && f[2] == "opens", "{o}");
+    let list = entries(&d);
+    assert!(
+        lines_with(&list, f[1])
+            .iter()
+            .any(|l| l.starts_with(&format!("7 {USER} {} ", f[1])) && l.contains(":87")),
+        "{list}"
+    );
+}

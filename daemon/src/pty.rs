@@ -59,7 +59,8 @@ pub struct Terminal {
 /// an instance of their own (`unshare -Urm`, `mount -t devpts -o
 /// newinstance`) where numbers restart at 0 and every slave is theirs:
 /// such a master names a pts/N that is not its terminal (`ENXIO`). Not a
-/// pty master: `ENOTTY`.
+/// pty master: `ENOTTY`. A locked pty is unlocked for the proof, the very
+/// proof, as libutempter's setgid helper accepts a locked one.
 pub fn terminal_of(master: &OwnedFd) -> Result<Terminal, Errno> {
     let errno = |e: rustix::io::Errno| Errno(e.raw_os_error());
     let path = rustix::pty::ptsname(master, Vec::new()).map_err(errno)?;
@@ -70,7 +71,18 @@ pub fn terminal_of(master: &OwnedFd) -> Result<Terminal, Errno> {
         .and_then(|n| n.parse().ok())
         .ok_or(Errno::ENOTTY)?;
     let flags = OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC;
-    let slave = rustix::pty::ioctl_tiocgptpeer(master, flags).map_err(errno)?;
+    let slave = match rustix::pty::ioctl_tiocgptpeer(master, flags) {
+        // Still locked: xterm records the terminal before its child calls
+        // unlockpt. The caller holds the master, so it may unlock it, and
+        // it would next (a locked slave is of no use): unlock it now, and
+        // leave it so, since locking it again could undo the child's own
+        // unlockpt, made meanwhile, before it opens the slave.
+        Err(rustix::io::Errno::IO) => {
+            rustix::pty::unlockpt(master).map_err(errno)?;
+            rustix::pty::ioctl_tiocgptpeer(master, flags).map_err(errno)?
+        }
+        other => other.map_err(errno)?,
+    };
     let theirs = fstat(&slave).map_err(errno)?;
     let here = statat(CWD, path.as_c_str(), AtFlags::SYMLINK_NOFOLLOW).map_err(|_| Errno::ENXIO)?;
     let is_char =

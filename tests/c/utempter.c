@@ -4,7 +4,12 @@
  *   utempter add FD HOST      prints utempter_add_record's result
  *   utempter remove FD        prints utempter_remove_record's result
  *   utempter add-remove FD    add, then utempter_remove_added_record
+ *   utempter locked HOST      as xterm: a new pty (posix_openpt, grantpt),
+ *                             added while still locked; prints the result,
+ *                             the line, and whether the slave then opens
  */
+#define _XOPEN_SOURCE 600
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +31,15 @@ int main(int argc, char **argv)
         printf("%d %d\n", a, r);
         return 0;
     }
-    fprintf(stderr, "usage: utempter add FD HOST | remove FD | add-remove FD\n");
+    if (argc == 3 && !strcmp(argv[1], "locked")) {
+        int m = posix_openpt(O_RDWR | O_NOCTTY);
+        if (m < 0 || grantpt(m) != 0)
+            return 1;
+        int a = utempter_add_record(m, argv[2]);
+        int s = unlockpt(m) == 0 ? open(ptsname(m), O_RDWR | O_NOCTTY) : -1;
+        printf("%d %s %s\n", a, ptsname(m) + 5, s >= 0 ? "opens" : "locked");
+        return 0;
+    }
+    fprintf(stderr, "usage: utempter add FD HOST | remove FD | add-remove FD | locked HOST\n");
     return 2;
 }
