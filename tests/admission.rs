@@ -520,3 +520,40 @@ fn a_free_space_floor_is_kept_for_root() {
     drop(_wtmpd);
     let _ = Command::new("umount").arg("-l").arg(&fs).status();
 }
+
+/// A user over the limits is told so (`EUSERS`, not an empty table), and
+/// the administrator reads why in the daemon's log, once a minute per user.
+#[test]
+fn a_refusal_is_visible_to_the_user_and_in_the_log() {
+    let uid = ensure_user(ATTACKER);
+    let d = Daemons::start_with(&["-C", "2"]);
+    let mut c = as_user(ATTACKER, c_program("attacker", Cc::Gnu));
+    c.args([
+        "hold".as_ref(),
+        d.file(".utmpd-socket").as_os_str(),
+        "2".as_ref(),
+    ]);
+    let (_held, line) = spawn_until_line(c);
+    assert_eq!(line, "held 2");
+    for _ in 0..3 {
+        let o = d
+            .cmd(c_program("utmpctl", Cc::Musl))
+            .args(["list"])
+            .user(ATTACKER)
+            .run();
+        assert_eq!(o.stdout.trim(), format!("err {}", libc::EUSERS), "{o}");
+        // Root is served meanwhile: the next refusal is another standby's,
+        // which knows from the listener's books that the line was logged.
+        let o = d.cmd(c_program("utmpctl", Cc::Musl)).args(["list"]).run();
+        assert!(o.status.success(), "{o}");
+    }
+    let log = std::fs::read_to_string(d.file(".utmpd-socket.log")).unwrap();
+    let refusals = lines_with(&log, "refused");
+    assert_eq!(
+        refusals,
+        [format!(
+            "utmps-utmpd: uid {uid} refused: it has 2 connections already (-C 2)"
+        )],
+        "{log}"
+    );
+}

@@ -23,6 +23,26 @@ pub enum Refusal {
     Total,
 }
 
+impl Refusal {
+    /// Why, for the daemon's log: the limit and its option.
+    pub fn describe(self, limits: &Limits) -> String {
+        match self {
+            Refusal::PerUser => format!(
+                "it has {} connections already (-C {})",
+                limits.per_uid, limits.per_uid
+            ),
+            Refusal::Rate => format!(
+                "it opens connections faster than {} a second (--rate {})",
+                limits.rate, limits.rate
+            ),
+            Refusal::Total => format!(
+                "all {} connections are in use (-c {})",
+                limits.total, limits.total
+            ),
+        }
+    }
+}
+
 /// A client being served.
 #[derive(Clone, Copy, Debug)]
 struct Client {
@@ -45,7 +65,11 @@ pub struct Admission {
     ordinary: u32,
     privileged: u32,
     rates: HashMap<u32, Rate>,
+    logged: HashMap<u32, Instant>,
 }
+
+/// A user's refusals are logged at most this often.
+pub const LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Users whose rate is remembered at once; beyond, the full buckets are
 /// forgotten (they are as good as new).
@@ -61,7 +85,28 @@ impl Admission {
             ordinary: 0,
             privileged: 0,
             rates: HashMap::new(),
+            logged: HashMap::new(),
         }
+    }
+
+    /// Whether a refusal of `uid` is to be logged now (at most once a
+    /// [`LOG_EVERY`] per user); if so, it counts as logged.
+    pub fn log_due(&mut self, uid: u32, now: Instant) -> bool {
+        let recent = |t: &Instant| now.saturating_duration_since(*t) < LOG_EVERY;
+        if self.logged.get(&uid).is_some_and(recent) {
+            return false;
+        }
+        self.logged_at(uid, now);
+        true
+    }
+
+    /// A refusal of `uid` was logged at `now` (by a standby, on its copy).
+    pub fn logged_at(&mut self, uid: u32, now: Instant) {
+        if self.logged.len() >= RATES_KEPT {
+            self.logged
+                .retain(|_, t| now.saturating_duration_since(*t) < LOG_EVERY);
+        }
+        self.logged.insert(uid, now);
     }
 
     /// Whether a new client of `uid` may be served now.
@@ -180,6 +225,19 @@ mod tests {
         assert_eq!(a.served(), (5, 5));
         a.ended(3);
         a.admit(2000, false, t).unwrap();
+    }
+
+    #[test]
+    fn a_users_refusals_are_logged_once_a_minute() {
+        let mut a = Admission::new(L);
+        let t = Instant::now();
+        assert!(a.log_due(1000, t));
+        assert!(!a.log_due(1000, t + Duration::from_secs(59)));
+        assert!(a.log_due(1001, t));
+        assert!(a.log_due(1000, t + LOG_EVERY));
+        // What a standby logged counts.
+        a.logged_at(1002, t);
+        assert!(!a.log_due(1002, t + Duration::from_secs(1)));
     }
 
     #[test]

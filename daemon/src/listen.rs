@@ -209,6 +209,9 @@ enum Report {
     /// Standby to listener: it has admitted a client of `uid` and serves
     /// it now; the listener counts it and forks the next standby.
     Admitted { uid: u32, privileged: bool },
+    /// Standby to listener: it refused a client of `uid` and logged why;
+    /// the next standby's books know, so the line is not repeated.
+    Refused(u32),
 }
 
 impl Report {
@@ -222,6 +225,10 @@ impl Report {
                 let u = uid.to_le_bytes();
                 [if privileged { b'P' } else { b'A' }, u[0], u[1], u[2], u[3]]
             }
+            Report::Refused(uid) => {
+                let u = uid.to_le_bytes();
+                [b'r', u[0], u[1], u[2], u[3]]
+            }
         }
     }
 
@@ -234,6 +241,7 @@ impl Report {
                 uid: u32::from_le_bytes(n),
                 privileged: kind == b'P',
             }),
+            b'r' => Some(Report::Refused(u32::from_le_bytes(n))),
             _ => None,
         }
     }
@@ -348,13 +356,17 @@ impl Server<'_> {
         })
     }
 
-    /// Takes in what the standby reported: the client it admitted, or its
-    /// end.
+    /// Takes in what the standby reported: the refusals it logged, then
+    /// the client it admitted, or its end.
     fn collect_reports(&mut self) {
         let Some(s) = &self.standby else { return };
         let pid = s.pid;
         let next = match next_report(&s.control) {
             Ok(None) => return,
+            Ok(Some(Report::Refused(uid))) => {
+                self.admission.logged_at(uid, Instant::now());
+                return self.collect_reports();
+            }
             Ok(Some(Report::Admitted { uid, privileged })) => {
                 // Charge the user's rate as the standby did in its copy.
                 let _ = self.admission.admit(uid, privileged, Instant::now());
@@ -416,7 +428,7 @@ impl Server<'_> {
     fn drain(&mut self, i: usize) {
         for _ in 0..self.batch(i) {
             let Some(conn) = self.accept(i) else { return };
-            if let Some((peer, privileged)) = self.judge(&conn) {
+            if let Ok((peer, privileged)) = self.judge(&conn) {
                 let uid = peer.uid;
                 if let Some(pid) = self.serve_in_child(conn, peer) {
                     self.admission.started(pid, uid, privileged);
@@ -453,18 +465,30 @@ impl Server<'_> {
     }
 
     /// Decides on one new client: who it is and whether it is privileged,
-    /// if admitted; if not, it has been refused.
-    fn judge(&mut self, conn: &OwnedFd) -> Option<(Peer, bool)> {
+    /// if admitted. If not, it has been refused, and the error names the
+    /// user whose refusal was logged now (once a minute per user: an
+    /// administrator sees why that user's `who` was empty).
+    fn judge(&mut self, conn: &OwnedFd) -> Result<(Peer, bool), Option<u32>> {
         let Ok(peer) = crate::peer::of_socket(conn.as_fd()) else {
             refuse(conn);
-            return None;
+            return Err(None);
         };
         let privileged = policy::is_privileged(&peer, self.me);
-        match self.admission.admit(peer.uid, privileged, Instant::now()) {
-            Ok(()) => Some((peer, privileged)),
-            Err(_) => {
+        let now = Instant::now();
+        match self.admission.admit(peer.uid, privileged, now) {
+            Ok(()) => Ok((peer, privileged)),
+            Err(why) => {
                 refuse(conn);
-                None
+                if !self.admission.log_due(peer.uid, now) {
+                    return Err(None);
+                }
+                eprintln!(
+                    "{}: uid {} refused: {}",
+                    self.cfg.daemon.name(),
+                    peer.uid,
+                    why.describe(&self.cfg.limits)
+                );
+                Err(Some(peer.uid))
             }
         }
     }
@@ -545,8 +569,14 @@ impl Server<'_> {
                 }
                 for _ in 0..self.batch(i) {
                     let Some(conn) = self.accept(i) else { break };
-                    let Some((peer, privileged)) = self.judge(&conn) else {
-                        continue;
+                    let (peer, privileged) = match self.judge(&conn) {
+                        Ok(admitted) => admitted,
+                        Err(logged) => {
+                            if let Some(uid) = logged {
+                                let _ = send_report(&control, Report::Refused(uid));
+                            }
+                            continue;
+                        }
                     };
                     // From here on the client is ours to finish, listener
                     // or not.
@@ -574,7 +604,7 @@ impl Server<'_> {
         loop {
             match next_report(control) {
                 Ok(Some(Report::Ended(pid))) => self.admission.ended(pid),
-                Ok(Some(Report::Admitted { .. })) => {}
+                Ok(Some(Report::Admitted { .. } | Report::Refused(_))) => {}
                 Ok(None) => return true,
                 Err(()) => return false,
             }
@@ -646,6 +676,7 @@ mod tests {
     fn reports_travel_whole() {
         for r in [
             Report::Ended(4_000_000),
+            Report::Refused(1000),
             Report::Admitted {
                 uid: 0,
                 privileged: true,

@@ -341,7 +341,7 @@ pub const EXPIRED: Errno = Errno::ECONNABORTED;
 /// The one byte a listener sends, before reading anything, to a client
 /// over its limits (connections of one user, new connections per second,
 /// all connections), then closes: nothing was performed. Our client
-/// reports `EAGAIN`.
+/// reports it as the call's errno, `EUSERS`.
 pub const REFUSED: Errno = Errno::EUSERS;
 
 /// Reads a reply status byte: `Ok` for 0, else the errno.

@@ -105,11 +105,11 @@ impl Conn {
 
     /// A send failed with `e`: a listener that refused us (over its
     /// limits) closed the connection after its refusal byte, which is
-    /// still there to read. `EAGAIN` then, not a lost daemon.
+    /// still there to read. `EUSERS` then, not a lost daemon.
     fn refused_or(&self, e: Errno) -> Errno {
         let mut b = [0u8; 1];
         match sys::recv(&self.fd, &mut b) {
-            Ok(1) if b[0] == codec::REFUSED.to_wire() => Errno::EAGAIN,
+            Ok(1) if b[0] == codec::REFUSED.to_wire() => codec::REFUSED,
             _ => e,
         }
     }
@@ -156,7 +156,7 @@ impl Conn {
 
     /// Receives a status byte: `Ok(Ok(()))` for success, `Ok(Err(errno))`
     /// for a daemon's refusal, `Err` when the transport failed.
-    /// A listener's refusal (over its limits) is `Err(EAGAIN)`, and a
+    /// A listener's refusal (over its limits) is `Err(EUSERS)`, and a
     /// request the daemon did not perform because the connection outlived
     /// its lifetime is `Err(ECONNABORTED)`: the caller may send it again on
     /// a new connection.
@@ -164,7 +164,7 @@ impl Conn {
         let mut b = [0u8; 1];
         self.recv(&mut b, deadline)?;
         match Errno::from_wire(b[0]) {
-            codec::REFUSED => Err(Errno::EAGAIN),
+            codec::REFUSED => Err(codec::REFUSED),
             codec::EXPIRED => Err(codec::EXPIRED),
             _ => Ok(codec::check_status(b[0])),
         }
