@@ -557,3 +557,87 @@ fn a_refusal_is_visible_to_the_user_and_in_the_log() {
         "{log}"
     );
 }
+
+#[test]
+fn eighty_scanners_of_two_users_never_delay_roots_writes() {
+    // About 90 MB of wtmp, then a utmp of 4,096 entries.
+    let wtmp_records = 90_000_000 / proto::Layout::native().size();
+    scanners_against_root("wtmp", "/var/log/wtmp", wtmp_records);
+    scanners_against_root("utmp", "/var/run/utmp", 4096);
+}
+
+/// Two users run 40 scanners each (the `-C` cap) over `file` (`n` records,
+/// written straight to it) through the shim, searching it whole again and
+/// again, while root makes 50 logins and 50 logouts (utmp and wtmp) and
+/// a third user runs `who`: every write lands within 500 ms.
+fn scanners_against_root(file: &str, path: &str, n: usize) {
+    ensure_user(ATTACKER);
+    ensure_user(OTHER);
+    ensure_user("utmpstest3");
+    let d = Daemons::start();
+    let layout = proto::Layout::native();
+    let mut one = [0u8; 400];
+    let records: Vec<u8> = (0..n)
+        .flat_map(|i| {
+            let mut r = proto::Record::EMPTY;
+            r.kind = proto::Kind::USER_PROCESS;
+            proto::record::set_field(&mut r.user, b"someone");
+            proto::record::set_field(&mut r.line, format!("x/{}", i % 4096).as_bytes());
+            proto::record::set_field(&mut r.id, format!("{:04}", i % 4096).as_bytes());
+            layout.encode(&r, &mut one).unwrap();
+            one[..layout.size()].to_vec()
+        })
+        .collect();
+    std::fs::write(d.file(file), &records).unwrap();
+    let searches = TempDir::new("searches");
+    let input = searches.path().join("in");
+    std::fs::write(&input, "set\nid 7 zzzz -\n".repeat(100_000)).unwrap();
+    let mut scanners = Vec::new();
+    for user in [ATTACKER, OTHER] {
+        for _ in 0..40 {
+            let mut c = as_user(user, c_program("sequence", Cc::Gnu));
+            c.arg(path)
+                .env("LD_PRELOAD", util::shim())
+                .stdin(std::fs::File::open(&input).unwrap())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            d.bind(&mut c);
+            scanners.push(util::Guarded(c.spawn().unwrap()));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    let mut times = Vec::new();
+    for i in 0..50 {
+        let line = format!("pts/{i}");
+        let id = format!("r{i}");
+        for (kind, user) in [("7", "root"), ("8", "")] {
+            for args in [
+                vec!["put", kind, user, &line, &id, "1"],
+                vec!["wtmp", "/var/log/wtmp", kind, user, &line, &id, "1"],
+            ] {
+                let o = d.cmd(c_program("utmpctl", Cc::Gnu)).args(&args).run();
+                assert_eq!(
+                    o.stdout.trim(),
+                    "ok",
+                    "root's {args:?} during the scans: {o}"
+                );
+                times.push(o.elapsed);
+            }
+        }
+    }
+    let who = d.cmd("who").user("utmpstest3").run();
+    assert!(who.status.success(), "{who}");
+    let alive = scanners
+        .iter_mut()
+        .filter_map(|s| s.0.try_wait().unwrap().is_none().then_some(()))
+        .count();
+    drop(scanners);
+    times.sort();
+    let (median, worst) = (times[times.len() / 2], times[times.len() - 1]);
+    println!(
+        "80 scanners of a {n}-record {file}: root's 200 writes (each a utmpctl run) \
+         median {median:?}, slowest {worst:?} ({alive} scanners still scanning)"
+    );
+    assert_eq!(alive, 80, "the scanners did not run");
+    assert!(worst < Duration::from_millis(500), "root waited {worst:?}");
+}

@@ -1,19 +1,25 @@
-//! The writers' lock: readers share it, writers come first, and nobody
-//! waits longer than their client does.
+//! The writers' lock: writers come first, readers never hold anything a
+//! writer waits for, and nobody waits longer than their client does.
 //!
-//! Two locks on the daemon's private lock file (mode 0600, so only the
-//! daemons ever take them):
-//! - the **gate**, a POSIX record lock (`fcntl`) over the whole file;
-//! - the **data lock**, an `flock` (on Linux the two kinds never conflict).
+//! Locks on the daemon's private lock file (mode 0600, so only the daemons
+//! ever take them):
+//! - the **gate**, a POSIX record lock (`fcntl`) on its first byte, which
+//!   writers alone take, exclusive;
+//! - the **data lock**, an `flock` (on Linux the two kinds never
+//!   conflict): readers share it for one chunk (a few KiB to 100 KiB) at a
+//!   time, as glibc locks each record read; writers take it exclusive;
+//! - **scan slots**, POSIX locks on bytes far past the gate, a few per
+//!   user: an ordinary user's reader holds one for its chunk.
 //!
-//! A reader takes the gate shared, then the data lock shared, lets go of
-//! the gate, reads one chunk (a few KiB to 100 KiB) and lets go of the data
-//! lock; a long scan is many short holds, as glibc locks each record read.
-//! A writer takes the gate exclusive, which readers hold only for an
-//! instant, so it gets it at once; from then on no new reader passes the
-//! gate, the chunks in flight end, and the writer takes the data lock
-//! exclusive. So a flood of scans cannot starve a write (Linux gives a
-//! waiting `flock` writer no priority of its own).
+//! A writer takes the gate, so from then on no reader starts a chunk (a
+//! reader only looks at the gate, `F_GETLK`, and backs off while it is
+//! held), the chunks in flight end, and the writer takes the data lock
+//! exclusive. Readers never take the gate: when they did (shared, for an
+//! instant), forty scanners on two CPUs always had one preempted while it
+//! held it, and a writer waited for the scans to end. The slots bound how
+//! many chunks one user reads at once, whatever their number of
+//! connections, so a flood of scans costs a writer a few chunks at most
+//! (Linux gives a waiting `flock` writer no priority of its own).
 //!
 //! Every wait polls with a growing pause and, while it pauses, watches the
 //! client: a client that has hung up (its deadline passed) makes the wait
@@ -21,13 +27,29 @@
 //! told it failed. Waits also end after [`MAX_WAIT`] (glibc's own bound)
 //! with `ETIMEDOUT`.
 
+use crate::sys::{self, ByteLock};
 use proto::Errno;
-use rustix::fs::{fcntl_lock, flock, FlockOperation as Op};
+use rustix::fs::{flock, FlockOperation as Op};
 use std::fs::File;
 use std::time::{Duration, Instant};
 
 /// The longest any lock wait lasts, as glibc's 10 s alarm.
 pub const MAX_WAIT: Duration = Duration::from_secs(10);
+
+/// The gate's byte.
+const GATE: u64 = 0;
+
+/// Where the scan slots start: past anything else in the file.
+const SLOTS: u64 = 1 << 40;
+
+/// Chunks one ordinary user may read at once.
+pub const SCANS_PER_USER: u64 = 1;
+
+/// The longest pause between two tries: writers and readers of the data
+/// lock try often; readers waiting for a slot (behind their own user's
+/// other scans) need not.
+const PAUSE_MAX: Duration = Duration::from_millis(2);
+const SLOT_PAUSE_MAX: Duration = Duration::from_millis(20);
 
 /// What a waiting daemon watches: its client.
 pub trait Watch {
@@ -58,34 +80,36 @@ impl Watch for Impatient {
     }
 }
 
-/// The private lock file with its two locks.
+/// The private lock file with its locks.
 pub struct Lock {
     file: File,
 }
 
-/// One of the two locks, taken without waiting.
-fn try_take(file: &File, gate: bool, op: Op) -> Result<bool, Errno> {
-    let r = if gate {
-        fcntl_lock(file, op)
-    } else {
-        flock(file, op)
-    };
-    match r {
+fn errno(e: std::io::Error) -> Errno {
+    Errno(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// The data lock, taken without waiting: false when someone holds it.
+fn try_data(file: &File, op: Op) -> Result<bool, Errno> {
+    match flock(file, op) {
         Ok(()) => Ok(true),
-        // EAGAIN and EACCES (fcntl), EWOULDBLOCK (flock): someone holds it.
-        Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::ACCESS => Ok(false),
-        Err(e) if e == rustix::io::Errno::INTR => Ok(false),
+        Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::INTR => Ok(false),
         Err(e) => Err(Errno(e.raw_os_error())),
     }
 }
 
-/// Takes a lock, pausing (and watching the client) between tries.
-fn take(file: &File, gate: bool, op: Op, watch: &dyn Watch) -> Result<(), Errno> {
+/// Tries `try_once` until it gives a value, pausing (and watching the
+/// client) between tries, up to `max_pause` at a time.
+fn wait_for<T>(
+    watch: &dyn Watch,
+    max_pause: Duration,
+    mut try_once: impl FnMut() -> Result<Option<T>, Errno>,
+) -> Result<T, Errno> {
     let start = Instant::now();
     let mut pause = Duration::from_micros(20);
     loop {
-        if try_take(file, gate, op)? {
-            return Ok(());
+        if let Some(v) = try_once()? {
+            return Ok(v);
         }
         if start.elapsed() >= MAX_WAIT {
             return Err(Errno::ETIMEDOUT);
@@ -93,16 +117,8 @@ fn take(file: &File, gate: bool, op: Op, watch: &dyn Watch) -> Result<(), Errno>
         if !watch.pause(pause) {
             return Err(Errno::ECONNRESET);
         }
-        pause = (pause * 2).min(Duration::from_millis(2));
+        pause = (pause * 2).min(max_pause);
     }
-}
-
-fn release(file: &File, gate: bool) {
-    let _ = if gate {
-        fcntl_lock(file, Op::NonBlockingUnlock)
-    } else {
-        flock(file, Op::NonBlockingUnlock)
-    };
 }
 
 impl Lock {
@@ -116,32 +132,69 @@ impl Lock {
         &self.file
     }
 
-    /// Runs `f` (one chunk of a read) under the shared lock.
-    pub fn shared<T>(&self, watch: &dyn Watch, f: impl FnOnce() -> T) -> Result<T, Errno> {
-        take(&self.file, true, Op::NonBlockingLockShared, watch)?;
-        let data = take(&self.file, false, Op::NonBlockingLockShared, watch);
-        release(&self.file, true);
-        data?;
-        let r = f();
-        release(&self.file, false);
-        Ok(r)
+    /// A free scan slot of `uid`: its byte, now held.
+    fn take_slot(&self, uid: u32) -> Result<Option<u64>, Errno> {
+        for k in 0..SCANS_PER_USER {
+            let byte = SLOTS + u64::from(uid) * SCANS_PER_USER + k;
+            if sys::byte_lock(&self.file, byte, ByteLock::Exclusive).map_err(errno)? {
+                return Ok(Some(byte));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Runs `f` (one chunk of a read) under the shared data lock, taken
+    /// while no writer is at the gate; an ordinary user's reader (`scanner`,
+    /// its uid) first waits for one of that user's scan slots.
+    pub fn shared<T>(
+        &self,
+        watch: &dyn Watch,
+        scanner: Option<u32>,
+        f: impl FnOnce() -> T,
+    ) -> Result<T, Errno> {
+        let slot = match scanner {
+            Some(uid) => Some(wait_for(watch, SLOT_PAUSE_MAX, || self.take_slot(uid))?),
+            None => None,
+        };
+        let data = wait_for(watch, PAUSE_MAX, || {
+            // A writer is at the gate: let it pass.
+            if sys::byte_locked(&self.file, GATE).map_err(errno)? {
+                return Ok(None);
+            }
+            Ok(try_data(&self.file, Op::NonBlockingLockShared)?.then_some(()))
+        });
+        let r = data.map(|()| {
+            let r = f();
+            let _ = flock(&self.file, Op::NonBlockingUnlock);
+            r
+        });
+        if let Some(byte) = slot {
+            let _ = sys::byte_lock(&self.file, byte, ByteLock::Release);
+        }
+        r
     }
 
     /// Runs `f` under the exclusive lock, if the client is still there
     /// once it is held.
     pub fn exclusive<T>(&self, watch: &dyn Watch, f: impl FnOnce() -> T) -> Result<T, Errno> {
-        take(&self.file, true, Op::NonBlockingLockExclusive, watch)?;
-        let data = take(&self.file, false, Op::NonBlockingLockExclusive, watch);
+        wait_for(watch, PAUSE_MAX, || {
+            let held = sys::byte_lock(&self.file, GATE, ByteLock::Exclusive).map_err(errno)?;
+            Ok(held.then_some(()))
+        })?;
+        let data = wait_for(watch, PAUSE_MAX, || {
+            Ok(try_data(&self.file, Op::NonBlockingLockExclusive)?.then_some(()))
+        });
         let r = data.and_then(|()| {
             // Nothing is written for a client that has given up.
-            if watch.pause(Duration::ZERO) {
+            let r = if watch.pause(Duration::ZERO) {
                 Ok(f())
             } else {
                 Err(Errno::ECONNRESET)
-            }
+            };
+            let _ = flock(&self.file, Op::NonBlockingUnlock);
+            r
         });
-        release(&self.file, false);
-        release(&self.file, true);
+        let _ = sys::byte_lock(&self.file, GATE, ByteLock::Release);
         r
     }
 }
@@ -194,6 +247,7 @@ mod tests {
         let (_d, p, lock) = lock_file("share");
         let other = File::open(&p).unwrap();
         flock(&other, Op::LockShared).unwrap();
-        assert_eq!(lock.shared(&Patient, || 1), Ok(1));
+        assert_eq!(lock.shared(&Patient, None, || 1), Ok(1));
+        assert_eq!(lock.shared(&Patient, Some(1000), || 2), Ok(2));
     }
 }

@@ -487,10 +487,15 @@ struct Session {
 }
 
 impl Session {
-    fn new(cfg: &Config, peer: Peer, store: Result<Store, Errno>) -> Session {
+    fn new(cfg: &Config, peer: Peer, mut store: Result<Store, Errno>) -> Session {
         let me = policy::Daemon {
             gid: sys::effective_ids().1,
         };
+        if let Ok(s) = &mut store {
+            if peer.uid != 0 {
+                s.limit_scans(peer.uid);
+            }
+        }
         Session {
             payer: if policy::is_privileged(&peer, me) {
                 Payer::Privileged

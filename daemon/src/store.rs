@@ -5,7 +5,7 @@
 //! the record file is world-readable, so any user could hold a lock on it
 //! and stall the daemon. Readers lock one chunk at a time, so they never
 //! see a record half-written and never keep a writer waiting for a whole
-//! scan. A POSIX lock on the record file is also tried, without waiting,
+//! scan, and an ordinary user's readers read a few chunks at once at most. A POSIX lock on the record file is also tried, without waiting,
 //! for the benefit of programs that read it directly with glibc.
 
 use crate::budget::{self, Budget};
@@ -27,6 +27,8 @@ pub struct Store {
     audience: Audience,
     /// The paths the store was opened from, for [`Store::follow_rename`].
     paths: (PathBuf, PathBuf),
+    /// An ordinary user's uid: reads take one of their scan slots.
+    scanner: Option<u32>,
 }
 
 /// The errno of an I/O error.
@@ -62,7 +64,14 @@ impl Store {
             layout,
             audience,
             paths: (file.to_path_buf(), lock.to_path_buf()),
+            scanner: None,
         })
+    }
+
+    /// Reads for ordinary user `uid`: each chunk waits for one of that
+    /// user's few scan slots ([`crate::lock`]).
+    pub fn limit_scans(&mut self, uid: u32) {
+        self.scanner = Some(uid);
     }
 
     /// Log rotation: `logrotate` renames wtmp (and, with `create`, puts a
@@ -88,8 +97,10 @@ impl Store {
         };
         if !keep {
             let (file, lock) = &self.paths;
+            let scanner = self.scanner;
             *self =
                 Store::open(file, lock, self.layout, self.audience).map_err(|e| errno_of(&e))?;
+            self.scanner = scanner;
         }
         Ok(())
     }
@@ -105,6 +116,7 @@ impl Store {
             file: &self.file,
             lock: &self.lock,
             watch,
+            scanner: self.scanner,
         };
         f(&mut Table::new(reads, self.layout))
     }
@@ -165,12 +177,13 @@ pub struct Reads<'a> {
     file: &'a File,
     lock: &'a Lock,
     watch: &'a dyn Watch,
+    scanner: Option<u32>,
 }
 
 impl Storage for Reads<'_> {
     fn read_at(&mut self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
         let file = self.file;
-        self.lock.shared(self.watch, || {
+        self.lock.shared(self.watch, self.scanner, || {
             let posix = fcntl_lock(file, Op::NonBlockingLockShared).is_ok();
             let r = file.read_at(buf, offset).map_err(|e| errno_of(&e));
             if posix {

@@ -1,6 +1,7 @@
 //! The daemon's only unsafe code: thin wrappers over C library calls that
 //! neither std nor rustix offers (the user database, fork, signal
-//! handlers, `SO_PEERGROUPS`) and the adoption of raw descriptors.
+//! handlers, `SO_PEERGROUPS`, POSIX locks on one byte) and the adoption of
+//! raw descriptors.
 //!
 //! # Safety
 //! Every call here passes pointers to live, correctly sized local buffers
@@ -20,6 +21,52 @@ fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     } else {
         Ok(ret)
     }
+}
+
+/// What [`byte_lock`] does to a byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByteLock {
+    /// Take it exclusive (`F_WRLCK`).
+    Exclusive,
+    /// Let go of it (`F_UNLCK`).
+    Release,
+}
+
+fn flock_of(kind: libc::c_short, offset: u64) -> libc::flock {
+    // SAFETY: all-zero is a valid flock.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = kind;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = offset as libc::off_t;
+    fl.l_len = 1;
+    fl
+}
+
+/// A POSIX record lock on the one byte at `offset` of `file`, without
+/// waiting: false when another process holds it.
+pub fn byte_lock(file: &File, offset: u64, op: ByteLock) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let kind = match op {
+        ByteLock::Exclusive => libc::F_WRLCK,
+        ByteLock::Release => libc::F_UNLCK,
+    };
+    let mut fl = flock_of(kind as libc::c_short, offset);
+    // SAFETY: `fl` is a live flock.
+    match cvt(unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &mut fl) }) {
+        Ok(_) => Ok(true),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EACCES)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether another process holds the byte at `offset` of `file` locked
+/// exclusive (`F_GETLK`: the lock a shared one would conflict with).
+pub fn byte_locked(file: &File, offset: u64) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut fl = flock_of(libc::F_RDLCK as libc::c_short, offset);
+    // SAFETY: `fl` is a live flock.
+    cvt(unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut fl) })?;
+    Ok(fl.l_type != libc::F_UNLCK as libc::c_short)
 }
 
 /// Supplementary groups of a connected Unix socket's peer (`SO_PEERGROUPS`).
