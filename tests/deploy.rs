@@ -2,6 +2,7 @@
 //! service definitions run as distributions would (in a private mount
 //! namespace, so /run and /var/log are the test's own).
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use util::{
@@ -154,6 +155,46 @@ fn the_preload_step_is_idempotent_undone_exactly_and_refuses_a_broken_library() 
     assert_eq!(o.status.code(), Some(111), "{o}");
     assert!(o.stderr.contains("refusing to preload"), "{o}");
     assert!(!dest.path().join("etc/ld.so.preload").exists());
+}
+
+/// libutempter's setgid helper would let a user reach the daemons as
+/// group utmp: `--preload` takes the bit away through dpkg-statoverride
+/// (so a package upgrade keeps it off), and uninstalling gives it back.
+#[test]
+fn the_preload_step_takes_the_setgid_bit_of_libutempters_helper() {
+    let dest = TempDir::new("utempter");
+    let d = dest.path();
+    let helper = d.join("usr/lib/x86_64-linux-gnu/utempter/utempter");
+    std::fs::create_dir_all(helper.parent().unwrap()).unwrap();
+    std::fs::create_dir_all(d.join("var/lib/dpkg")).unwrap();
+    std::fs::write(d.join("var/lib/dpkg/status"), b"").unwrap();
+    std::fs::write(&helper, b"").unwrap();
+    let st = std::process::Command::new("chgrp")
+        .args(["utmp".as_ref(), helper.as_os_str()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o2755)).unwrap();
+    let mode = || std::fs::metadata(&helper).unwrap().permissions().mode() & 0o7777;
+    let overrides = || {
+        Run::new("dpkg-statoverride")
+            .args(["--root".as_ref(), d.as_os_str(), "--list".as_ref()])
+            .run()
+            .stdout
+    };
+    for _ in 0..2 {
+        script("install", d).args(["--preload"]).run().ok();
+        assert_eq!(mode(), 0o755);
+    }
+    let listed = overrides();
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        ["root utmp 755 /usr/lib/x86_64-linux-gnu/utempter/utempter"],
+        "{listed}"
+    );
+    script("uninstall", d).args(["--preload"]).run().ok();
+    assert_eq!(mode(), 0o2755);
+    assert_eq!(overrides(), "");
 }
 
 #[test]
