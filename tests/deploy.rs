@@ -70,6 +70,10 @@ const FILES: &[&str] = &[
     "/usr/share/utmps/services/systemd/utmps-wtmpd.service",
     "/usr/share/utmps/services/systemd/utmps-wtmpd.socket",
     "/usr/share/utmps/services/systemd/utmps.conf",
+    "/usr/share/utmps/services/sysvinit/utmps-boot",
+    "/usr/share/utmps/services/sysvinit/utmps-btmpd",
+    "/usr/share/utmps/services/sysvinit/utmps-utmpd",
+    "/usr/share/utmps/services/sysvinit/utmps-wtmpd",
 ];
 
 fn script(name: &str, destdir: &Path) -> Run {
