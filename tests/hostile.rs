@@ -671,3 +671,121 @@ fn the_committed_corpus_of_edge_cases_changes_nothing() {
     }
     assert!(n >= 30, "{n}");
 }
+
+/// A small ext4 mounted on `dir/fs` for one test (5% reserved for root),
+/// unmounted when dropped.
+struct SmallExt4(std::path::PathBuf);
+
+impl SmallExt4 {
+    fn new(dir: &TempDir) -> SmallExt4 {
+        let img = dir.path().join("fs.img");
+        let mnt = dir.path().join("fs");
+        std::fs::create_dir(&mnt).unwrap();
+        std::fs::File::create(&img)
+            .unwrap()
+            .set_len(8 << 20)
+            .unwrap();
+        let mkfs = Run::new("mkfs.ext4")
+            .args(["-q", "-F", "-m", "5"])
+            .args([&img])
+            .run();
+        mkfs.ok();
+        Run::new("mount")
+            .args([
+                "-o".as_ref(),
+                "loop".as_ref(),
+                img.as_os_str(),
+                mnt.as_os_str(),
+            ])
+            .run()
+            .ok();
+        SmallExt4(mnt)
+    }
+}
+
+impl Drop for SmallExt4 {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A user fills the log's file system through a directory anyone may
+/// write; root's records still land, as glibc's root writers' land in the
+/// blocks ext4 keeps for root: wtmpd (as user utmp, no capability) keeps
+/// blocks allocated past the end of the log for them, which ordinary
+/// users' appends, stopped at the floor, cannot take.
+#[test]
+fn roots_records_land_when_a_user_filled_the_disk_as_glibcs_do() {
+    const USER: &str = "utmpstest1";
+    ensure_user(USER);
+    crate::deploy::ensure_utmp_user();
+    let dir = TempDir::new("reserve");
+    let st = Command::new("chown")
+        .args(["utmp:utmp".as_ref(), dir.path().as_os_str()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let fs = SmallExt4::new(&dir);
+    let wtmp = fs.0.join("wtmp");
+    let plain = fs.0.join("wtmp-glibc");
+    for f in [&wtmp, &plain] {
+        Run::new("install")
+            .args(["-o", "root", "-g", "utmp", "-m", "0664", "/dev/null"])
+            .args([f])
+            .run()
+            .ok();
+    }
+    Run::new("install")
+        .args(["-d", "-m", "1777"])
+        .args([fs.0.join("tmp")])
+        .run()
+        .ok();
+    let sock = dir.path().join(".wtmpd-socket");
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=utmp", "--regid=utmp", "--init-groups"])
+        .arg(daemon("utmps-wtmpd"))
+        .arg("--listen")
+        .arg(&sock)
+        .arg("--lock")
+        .arg(dir.path().join("wtmp.lock"))
+        .arg(&wtmp)
+        .current_dir(dir.path())
+        .stderr(Stdio::null());
+    let _wtmpd = Guarded(c.spawn().unwrap());
+    util::wait_for(&sock);
+    // The user writes until the file system refuses them, twice (what
+    // delayed allocation held back comes free after a sync).
+    for n in 0..2 {
+        let fill = Run::new("dd")
+            .args([
+                "if=/dev/zero".to_string(),
+                "bs=4k".to_string(),
+                format!("of={}", fs.0.join(format!("tmp/fill{n}")).display()),
+                "conv=fsync".to_string(),
+            ])
+            .user(USER)
+            .run();
+        assert!(fill.stderr.contains("No space left"), "{fill}");
+    }
+    let append = |path: &std::path::Path, i: usize, shim: bool| {
+        let mut r = Run::new(c_program("utmpctl", Cc::Gnu));
+        if shim {
+            r = r.preload().sockets_in(dir.path());
+        }
+        r.args(["wtmp".as_ref(), path.as_os_str()])
+            .args(["7", "root", "tty1", &format!("r{i}"), "1"])
+            .run()
+            .stdout
+            .trim()
+            .to_string()
+    };
+    // glibc itself, as root, on the same file system.
+    let glibc: Vec<_> = (0..12).map(|i| append(&plain, i, false)).collect();
+    let ours: Vec<_> = (0..12)
+        .map(|i| append(std::path::Path::new("/var/log/wtmp"), i, true))
+        .collect();
+    println!("a full file system: glibc's root appends {glibc:?}, ours {ours:?}");
+    assert_eq!(ours, glibc);
+    assert!(ours.iter().all(|r| r == "ok"), "{ours:?}");
+    assert_eq!(std::fs::metadata(&wtmp).unwrap().len(), 12 * 384);
+}

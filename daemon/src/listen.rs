@@ -93,9 +93,14 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
         ],
         None => inherit()?,
     };
-    // Refuse to start on a record or lock file that is not fit.
-    Store::open(&cfg.file, &cfg.lock, cfg.layout, serve::audience(cfg))
+    // Refuse to start on a record or lock file that is not fit; an append
+    // log gets root's reserve from the start.
+    let store = Store::open(&cfg.file, &cfg.lock, cfg.layout, serve::audience(cfg))
         .map_err(|e| Failure::System(e.to_string()))?;
+    if cfg.daemon == crate::args::Daemon::Wtmpd {
+        store.keep_reserve();
+    }
+    drop(store);
     for p in [&cfg.file, &cfg.lock] {
         if let Some(w) = files::directory_warning(p) {
             eprintln!("{}: warning: {w}", cfg.daemon.name());

@@ -161,8 +161,38 @@ impl Store {
                 budget::charge(lock, uid, budget, now_ms())?;
             }
             let n = t.count()?;
-            t.write(n, record)
+            let written = t.write(n, record);
+            keep_reserve(t.storage().file());
+            written
         })
+    }
+
+    /// Keeps root's reserve allocated past the end of this log (see
+    /// [`ROOT_RESERVE`]): at a listener's start, before any append.
+    pub fn keep_reserve(&self) {
+        keep_reserve(&self.file);
+    }
+}
+
+/// Bytes kept allocated past the end of an append log (`fallocate` with
+/// `FALLOC_FL_KEEP_SIZE`: the size readers see does not change) for
+/// root's records, about 170 of them. Once ordinary users have filled the
+/// file system (their own appends stop at the floor), root's records
+/// still land in these blocks, as glibc's root writers land in the blocks
+/// ext4 keeps for root; the daemons, not root, need no capability for it.
+pub const ROOT_RESERVE: u64 = 64 << 10;
+
+/// Allocates [`ROOT_RESERVE`] past the end of `file`, as far as the file
+/// system has room (or can: not every one can preallocate).
+fn keep_reserve(file: &File) {
+    if let Ok(st) = rustix::fs::fstat(file) {
+        let end = u64::try_from(st.st_size).unwrap_or(0);
+        let _ = rustix::fs::fallocate(
+            file,
+            rustix::fs::FallocateFlags::KEEP_SIZE,
+            end,
+            ROOT_RESERVE,
+        );
     }
 }
 
