@@ -217,7 +217,10 @@ mod tests {
     #[test]
     fn created_with_the_audiences_mode_whatever_the_umask() {
         let d = tmp("modes");
-        let old = rustix::process::umask(Mode::from_raw_mode(0));
+        // The strictest mask, not 0: tests run in threads of one process,
+        // and a file another test makes meanwhile must not come out
+        // writable by others (which the stores refuse).
+        let old = rustix::process::umask(Mode::from_raw_mode(0o777));
         for (name, aud, want) in [
             ("utmp", Audience::Everyone, 0o644),
             ("private", Audience::Group, 0o640),
