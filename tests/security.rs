@@ -147,8 +147,13 @@ fn wtmp_accepts_a_users_own_records_only() {
             assert_eq!(o.stdout.trim(), "err 13", "{what}: {o}");
         }
         // A newline in the host would print a forged line in `last`; an
-        // escape would reach root's terminal.
-        for host in ["x\nroot     pts/7        192.168.1.66", "\x1b]2;owned\x07"] {
+        // escape would reach root's terminal; a right-to-left override
+        // would show the host backwards.
+        for host in [
+            "x\nroot     pts/7        192.168.1.66",
+            "\x1b]2;owned\x07",
+            "\u{202e}1.861.291",
+        ] {
             let o = append(&["7", USER, &mine.line, "82", "82", host]);
             assert_eq!(o.stdout.trim(), "err 22", "host {host:?}: {o}");
         }

@@ -415,7 +415,9 @@ fn a_private_devpts_instance_proves_nothing() {
         l[0].starts_with(&format!("7 root {} ", root.line)),
         "{list}"
     );
-    // A host with a control character is refused on the user's real pty.
+    // A host with a control or format character (a right-to-left
+    // override, a zero-width space, a BOM) is refused on the user's real
+    // pty: `who` and `last` would print it.
     let (master, slave) = open_pty();
     assert!(Command::new("chown")
         .arg(USER)
@@ -423,12 +425,19 @@ fn a_private_devpts_instance_proves_nothing() {
         .status()
         .unwrap()
         .success());
-    let o = d
-        .cmd(&prog)
-        .args(["add", "0", "tmux\n7 root pts/0"])
-        .user(USER)
-        .stdin_file(master)
-        .run();
-    assert_eq!(o.ok().trim(), "0", "{o}");
+    for host in [
+        "tmux\n7 root pts/0",
+        "moc.elpmaxe\u{202e}",
+        "root\u{200b}.example",
+        "\u{feff}host",
+    ] {
+        let o = d
+            .cmd(&prog)
+            .args(["add", "0", host])
+            .user(USER)
+            .stdin_file(master.try_clone().unwrap())
+            .run();
+        assert_eq!(o.ok().trim(), "0", "{host:?}: {o}");
+    }
     assert_eq!(std::fs::read(d.file("utmp")).unwrap(), utmp_before);
 }

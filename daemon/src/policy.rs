@@ -94,7 +94,7 @@ pub trait Facts {
 /// - a login (USER_PROCESS) in their own name, or a logout (DEAD_PROCESS)
 ///   with their own name or none, on a terminal they own;
 /// - no boot, run-level, shutdown or other record;
-/// - no control characters in any text (`EINVAL`): `last` prints a
+/// - no control or format characters in any text (`EINVAL`): `last` prints a
 ///   newline in `ut_host` as is, which would forge a whole line;
 /// - the time and the pid are the daemon's to set: now, and the peer's pid
 ///   (0 when the kernel did not tell it).
@@ -148,15 +148,48 @@ pub fn check_text(r: &Record) -> Result<(), Errno> {
     }
 }
 
-/// No C0 or C1 control character and no DEL: as characters when the bytes
-/// are UTF-8, else as bytes (a lone 0x9b is CSI to an 8-bit terminal).
+/// No control character (C0, C1, DEL) and no format character: as
+/// characters when the bytes are UTF-8, else as bytes read as Latin-1 (a
+/// lone 0x9b is CSI to an 8-bit terminal, 0xad a soft hyphen).
 pub fn is_printable(text: &[u8]) -> bool {
     match std::str::from_utf8(text) {
-        Ok(s) => !s.chars().any(char::is_control),
+        Ok(s) => !s.chars().any(|c| c.is_control() || is_format(c)),
         Err(_) => !text
             .iter()
-            .any(|&b| b < 0x20 || b == 0x7f || (0x80..0xa0).contains(&b)),
+            .any(|&b| b < 0x20 || b == 0x7f || (0x80..0xa0).contains(&b) || b == 0xad),
     }
+}
+
+/// Unicode's format characters (general category Cf, Unicode 15.1): they
+/// print as nothing, yet reorder (U+202E shows a host backwards in `last`),
+/// join or hide what follows. With the line and paragraph separators (Zl,
+/// Zp), at which some terminals and viewers break a line.
+const FORMAT: [(char, char); 21] = [
+    ('\u{ad}', '\u{ad}'),
+    ('\u{600}', '\u{605}'),
+    ('\u{61c}', '\u{61c}'),
+    ('\u{6dd}', '\u{6dd}'),
+    ('\u{70f}', '\u{70f}'),
+    ('\u{890}', '\u{891}'),
+    ('\u{8e2}', '\u{8e2}'),
+    ('\u{180e}', '\u{180e}'),
+    ('\u{200b}', '\u{200f}'),
+    ('\u{2028}', '\u{202e}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206f}'),
+    ('\u{feff}', '\u{feff}'),
+    ('\u{fff9}', '\u{fffb}'),
+    ('\u{110bd}', '\u{110bd}'),
+    ('\u{110cd}', '\u{110cd}'),
+    ('\u{13430}', '\u{1343f}'),
+    ('\u{1bca0}', '\u{1bca3}'),
+    ('\u{1d173}', '\u{1d17a}'),
+    ('\u{e0001}', '\u{e0001}'),
+    ('\u{e0020}', '\u{e007f}'),
+];
+
+fn is_format(c: char) -> bool {
+    FORMAT.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
 }
 
 #[cfg(test)]
@@ -313,8 +346,35 @@ mod tests {
             b"\x7f",
             b"\x9b2J",
             "\u{85}".as_bytes(),
+            b"\xad",
         ] {
             assert!(!is_printable(bad), "{bad:?}");
+        }
+        // Format characters: bidi overrides and isolates, zero-width ones,
+        // the BOM, the separators, tags.
+        for c in [
+            '\u{ad}',
+            '\u{61c}',
+            '\u{180e}',
+            '\u{200b}',
+            '\u{200d}',
+            '\u{200f}',
+            '\u{2028}',
+            '\u{202a}',
+            '\u{202e}',
+            '\u{2060}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{feff}',
+            '\u{e0041}',
+        ] {
+            assert!(!is_printable(format!("a{c}b").as_bytes()), "{c:?}");
+        }
+        // Their neighbours print.
+        for c in [
+            '\u{ac}', '\u{ae}', '\u{200a}', '\u{2010}', '\u{2027}', '\u{202f}', '\u{fefe}',
+        ] {
+            assert!(is_printable(format!("a{c}b").as_bytes()), "{c:?}");
         }
     }
 }
