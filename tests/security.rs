@@ -1,7 +1,9 @@
 //! The daemons' policy, exercised by real users on real sockets.
 
 use std::process::Command;
-use util::{c_program, ensure_user, lines_with, Cc, Daemons, PtySession, Run};
+use util::{
+    c_program, daemon, ensure_user, lines_with, Cc, Daemons, Guarded, PtySession, Run, TempDir,
+};
 
 const USER: &str = "utmpstest1";
 const OTHER: &str = "utmpstest2";
@@ -240,4 +242,78 @@ fn the_daemon_stamps_ordinary_users_records() {
     );
     assert!(lines[1].contains("1970-01-02"), "root's time kept: {dump}");
     assert!(lines[1].contains("[00001]"), "root's pid kept: {dump}");
+}
+
+/// Refused appends look nobody up: the type, the line and its owner are
+/// checked first, and the only name looked up is the peer's own, by uid,
+/// once per connection, never a `ut_user` the client sent (with LDAP or
+/// sssd each look-up is a directory query). strace counts the daemon's
+/// opens of /etc/passwd.
+#[test]
+fn refused_appends_look_nobody_up() {
+    ensure_user(USER);
+    let dir = TempDir::new("lookups");
+    let sock = dir.path().join("wtmpd.sock");
+    let trace = dir.path().join("trace");
+    let strace = Guarded(
+        Command::new("strace")
+            .args(["-f", "-qq", "-e", "trace=openat", "-o"])
+            .arg(&trace)
+            .arg(daemon("utmps-wtmpd"))
+            .arg("--listen")
+            .arg(&sock)
+            .arg(dir.path().join("wtmp"))
+            .spawn()
+            .unwrap(),
+    );
+    // A tracee outlives its killed tracer: the daemon is ended first.
+    let _daemon = KillOnDrop(util::eventually("the traced daemon", || {
+        util::children_of(strace.0.id()).first().copied()
+    }));
+    util::wait_for(&sock);
+    let mine = PtySession::start(Some(USER));
+    let appends = |lines: String| {
+        let o = Run::new(c_program("utmpctl", Cc::Gnu))
+            .preload()
+            .env("UTMPS_WTMPD_SOCKET", &sock)
+            .args(["appends", "/var/log/wtmp"])
+            .user(USER)
+            .stdin(lines.as_bytes())
+            .run();
+        o.ok().to_string()
+    };
+    let opens_reach = |n: usize| {
+        util::eventually("the opens of /etc/passwd", || {
+            let t = std::fs::read_to_string(&trace).unwrap();
+            let opens = lines_with(&t, "\"/etc/passwd\"").len();
+            (opens >= n).then_some(opens)
+        })
+    };
+    // Her own logins and logouts, one connection: one look-up.
+    let own = format!("7 {USER} {0} 80 1\n8 {USER} {0} 80 1\n", mine.line).repeat(10);
+    assert_eq!(lines_with(&appends(own.clone()), "ok").len(), 20);
+    assert_eq!(opens_reach(1), 1);
+    // 2,000 refusals: reboots in 1,000 names, logins on a terminal not hers.
+    let refused: String = (0..1000)
+        .map(|i| format!("2 user{i} ~ ~~ 0\n7 {USER} tty1 t1 1\n"))
+        .collect();
+    let out = appends(refused);
+    assert_eq!(lines_with(&out, "err 13").len(), 2000, "{out}");
+    // Another connection of hers: the second look-up, and no more, so the
+    // 2,000 refusals (traced before it) made none.
+    assert_eq!(lines_with(&appends(own), "ok").len(), 20);
+    assert_eq!(opens_reach(2), 2);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(opens_reach(2), 2);
+}
+
+/// Kills process `.0` (SIGKILL) on drop.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .status();
+    }
 }

@@ -17,7 +17,7 @@ use proto::table::{self, Cursor};
 use proto::{Errno, Record};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendFlags};
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::fs::File;
 use std::io::{self, IoSliceMut, Read, Write};
 use std::mem::MaybeUninit;
@@ -442,12 +442,18 @@ fn recv_with_fds(sock: &File, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Res
     Ok(msg.bytes)
 }
 
-/// The system as the policy needs to know it.
-struct System;
+/// The system as the policy needs to know it, for one peer.
+struct System<'a> {
+    uid: u32,
+    /// The session's cache of the peer's name.
+    name: &'a OnceCell<Option<Vec<u8>>>,
+}
 
-impl policy::Facts for System {
-    fn uid_of(&self, name: &[u8]) -> Option<u32> {
-        sys::uid_of_user(name)
+impl policy::Facts for System<'_> {
+    fn peer_name(&self) -> Option<&[u8]> {
+        self.name
+            .get_or_init(|| sys::user_name(self.uid))
+            .as_deref()
     }
     fn tty_owner(&self, line: &[u8]) -> Option<u32> {
         use std::os::unix::ffi::OsStrExt;
@@ -480,8 +486,9 @@ struct Session {
     daemon: Daemon,
     root_only: bool,
     private: bool,
-    /// The peer's user name, looked up once when privacy needs it.
-    peer_name: Option<Option<Vec<u8>>>,
+    /// The peer's user name, looked up (by uid) once per connection, when
+    /// first needed.
+    peer_name: OnceCell<Option<Vec<u8>>>,
     /// Who pays for appends.
     payer: Payer,
 }
@@ -504,7 +511,7 @@ impl Session {
             daemon: cfg.daemon,
             root_only: cfg.root_only,
             private: cfg.private,
-            peer_name: None,
+            peer_name: OnceCell::new(),
         }
     }
 
@@ -620,7 +627,8 @@ impl Session {
                 cursor_reply(r.map(|_| ()), Some(appended), &cursor)
             }
             Request::Pty { add, host } if self.daemon == Daemon::Utmpd => {
-                let written = pty::entry(&self.peer, fd.as_ref(), add, &host).and_then(|rec| {
+                let written = pty::entry(&self.peer, &self.system(), fd.as_ref(), add, &host);
+                let written = written.and_then(|rec| {
                     // The helper's setutent + pututline: a fresh cursor.
                     self.store()?
                         .write(watch, |t, _| table::put(t, &mut Cursor::default(), &rec))?;
@@ -675,16 +683,20 @@ impl Session {
         self.store()?.write(watch, |t, _| table::put(t, c, record))
     }
 
+    /// The peer's facts, its name looked up once per connection.
+    fn system(&self) -> System<'_> {
+        System {
+            uid: self.peer.uid,
+            name: &self.peer_name,
+        }
+    }
+
     /// What this peer may see of `r` (the privacy option).
-    fn shown(&mut self, r: &Record) -> Record {
+    fn shown(&self, r: &Record) -> Record {
         if !self.private || self.peer.uid == 0 {
             return *r;
         }
-        let uid = self.peer.uid;
-        let name = self
-            .peer_name
-            .get_or_insert_with(|| sys::user_name(uid))
-            .clone();
+        let name = policy::Facts::peer_name(&self.system()).map(<[u8]>::to_vec);
         policy::shown(&self.peer, true, r, |_| name.clone())
     }
 
@@ -694,7 +706,8 @@ impl Session {
     }
 
     fn append(&mut self, record: &Record, watch: &dyn Watch) -> Result<(), Errno> {
-        let record = policy::admit_append(&self.peer, self.me, record, self.root_only, &System)?;
+        let record =
+            policy::admit_append(&self.peer, self.me, record, self.root_only, &self.system())?;
         let payer = self.payer;
         let store = self.store()?;
         // A kept connection outlives a log rotation: append to the file
