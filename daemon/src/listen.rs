@@ -94,8 +94,12 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
         None => inherit()?,
     };
     // Refuse to start on a record or lock file that is not fit.
-    Store::open(&cfg.file, &cfg.lock, cfg.layout, serve::audience(cfg))
+    let store = Store::open(&cfg.file, &cfg.lock, cfg.layout, serve::audience(cfg))
         .map_err(|e| Failure::System(e.to_string()))?;
+    if serve::audience(cfg) == files::Audience::Everyone && !store.open_to_others() {
+        eprintln!("{}: warning: {}", cfg.daemon.name(), store.closed_warning());
+    }
+    drop(store);
     for p in [&cfg.file, &cfg.lock] {
         if let Some(w) = files::directory_warning(p) {
             eprintln!("{}: warning: {w}", cfg.daemon.name());

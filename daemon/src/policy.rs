@@ -41,12 +41,20 @@ pub fn may_write_utmp(peer: &Peer, daemon: Daemon) -> Result<(), Errno> {
 
 /// Reads: everyone, but the btmp daemon (`root_only`) only for root: failed
 /// logins name users and hosts that attack them, and mistyped passwords.
-pub fn may_read(peer: &Peer, root_only: bool) -> Result<(), Errno> {
-    if root_only && peer.uid != 0 {
-        Err(REFUSED)
-    } else {
-        Ok(())
-    }
+/// A file that is to be served to everyone but is not `open_to_others`
+/// (a btmp renamed over wtmp, `root:utmp 0660`) is served as glibc's own
+/// `open()` would: to root and the writers' group alone.
+pub fn may_read(
+    peer: &Peer,
+    daemon: Daemon,
+    root_only: bool,
+    open_to_others: bool,
+) -> Result<(), Errno> {
+    let allowed = match root_only {
+        true => peer.uid == 0,
+        false => open_to_others || is_privileged(peer, daemon),
+    };
+    allowed.then_some(()).ok_or(REFUSED)
 }
 
 /// What a reader sees of `r`: with the privacy option, a non-root peer
@@ -282,9 +290,16 @@ mod tests {
 
     #[test]
     fn readers() {
-        assert_eq!(may_read(&peer(1000, 1000, &[]), false), Ok(()));
-        assert_eq!(may_read(&peer(1000, 1000, &[]), true), Err(Errno::EACCES));
-        assert_eq!(may_read(&peer(0, 0, &[]), true), Ok(()));
+        let user = peer(1000, 1000, &[]);
+        let member = peer(1000, 1000, &[43]);
+        assert_eq!(may_read(&user, D, false, true), Ok(()));
+        assert_eq!(may_read(&user, D, true, true), Err(Errno::EACCES));
+        assert_eq!(may_read(&peer(0, 0, &[]), D, true, true), Ok(()));
+        assert_eq!(may_read(&member, D, true, true), Err(Errno::EACCES));
+        // A file others may not read (a btmp in wtmp's place).
+        assert_eq!(may_read(&user, D, false, false), Err(Errno::EACCES));
+        assert_eq!(may_read(&member, D, false, false), Ok(()));
+        assert_eq!(may_read(&peer(0, 0, &[]), D, false, false), Ok(()));
         assert_eq!(may_rewrite_log(&peer(1000, 0, &[0])), Err(Errno::EACCES));
         assert_eq!(may_rewrite_log(&peer(0, 0, &[])), Ok(()));
     }

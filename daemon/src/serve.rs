@@ -491,6 +491,8 @@ struct Session {
     peer_name: OnceCell<Option<Vec<u8>>>,
     /// Who pays for appends.
     payer: Payer,
+    /// Whether a read refused for the file's mode was logged.
+    warned: bool,
 }
 
 impl Session {
@@ -512,6 +514,7 @@ impl Session {
             root_only: cfg.root_only,
             private: cfg.private,
             peer_name: OnceCell::new(),
+            warned: false,
         }
     }
 
@@ -527,7 +530,7 @@ impl Session {
     /// Handles one request (utmpd's, or wtmpd's reads) and returns the
     /// reply bytes. `fd` came with the request.
     fn handle(&mut self, req: Request, fd: Option<OwnedFd>, watch: &dyn Watch) -> Vec<u8> {
-        let readable = policy::may_read(&self.peer, self.root_only);
+        let readable = self.may_read();
         match req {
             Request::Rewind => {
                 self.cursor.rewind();
@@ -681,6 +684,25 @@ impl Session {
             Daemon::Wtmpd => policy::may_rewrite_log(&self.peer)?,
         }
         self.store()?.write(watch, |t, _| table::put(t, c, record))
+    }
+
+    /// Whether the peer may read the file. Under `--private` the file is
+    /// closed to others by design and the daemon filters what they see.
+    fn may_read(&mut self) -> Result<(), Errno> {
+        let open = self.private || self.store.as_ref().is_ok_and(Store::open_to_others);
+        let r = policy::may_read(&self.peer, self.me, self.root_only, open);
+        if r.is_err() && !open && !self.root_only && !self.warned {
+            self.warned = true;
+            if let Ok(store) = &self.store {
+                eprintln!(
+                    "{}: warning: refused a read by uid {}: {}",
+                    self.daemon.name(),
+                    self.peer.uid,
+                    store.closed_warning()
+                );
+            }
+        }
+        r
     }
 
     /// The peer's facts, its name looked up once per connection.
