@@ -3,8 +3,8 @@
 
 use std::process::{Command, Stdio};
 use util::{
-    c_program, c_program_with, ensure_user, eventually, lines_with, open_pty, Cc, Daemons, Guarded,
-    Run, TempDir,
+    c_program, c_program_with, ensure_user, eventually, lines_with, open_pty_of, Cc, Daemons,
+    Guarded, Run, TempDir,
 };
 
 const USER: &str = "utmpstest1";
@@ -207,14 +207,8 @@ fn only_the_owner_of_a_pty_may_add_or_remove_its_entry() {
     ensure_user(OTHER);
     let d = Daemons::start();
     let prog = c_program_with("utempter", Cc::Gnu, &["-lutempter"]);
-    let (master, slave) = open_pty();
+    let (master, slave) = open_pty_of(USER);
     let line = slave.trim_start_matches("/dev/").to_string();
-    assert!(Command::new("chown")
-        .arg(USER)
-        .arg(&slave)
-        .status()
-        .unwrap()
-        .success());
     let run = |user: &str, args: &[&str]| {
         d.cmd(&prog)
             .args(args)
@@ -418,13 +412,7 @@ fn a_private_devpts_instance_proves_nothing() {
     // A host with a control or format character (a right-to-left
     // override, a zero-width space, a BOM) is refused on the user's real
     // pty: `who` and `last` would print it.
-    let (master, slave) = open_pty();
-    assert!(Command::new("chown")
-        .arg(USER)
-        .arg(&slave)
-        .status()
-        .unwrap()
-        .success());
+    let (master, _) = open_pty_of(USER);
     for host in [
         "tmux\n7 root pts/0",
         "moc.elpmaxe\u{202e}",

@@ -455,18 +455,6 @@ impl policy::Facts for System<'_> {
             .get_or_init(|| sys::user_name(self.uid))
             .as_deref()
     }
-    fn tty_owner(&self, line: &[u8]) -> Option<u32> {
-        use std::os::unix::ffi::OsStrExt;
-        let path = std::path::Path::new("/dev").join(std::ffi::OsStr::from_bytes(line));
-        let st = rustix::fs::statat(
-            rustix::fs::CWD,
-            &path,
-            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .ok()?;
-        (rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::CharacterDevice)
-            .then_some(st.st_uid)
-    }
     fn now(&self) -> (i64, i64) {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -539,7 +527,7 @@ impl Session {
             Request::Version => {
                 let mut out = vec![0];
                 let mut caps = codec::CAP_BULK | codec::CAP_BULK_END | codec::CAP_CURSOR;
-                if self.daemon == Daemon::Utmpd {
+                if !self.root_only {
                     caps |= codec::CAP_PTY;
                 }
                 out.extend_from_slice(&codec::encode_version(caps));
@@ -629,20 +617,26 @@ impl Session {
                 cursor.last = cursor.last.map(|l| self.shown(&l));
                 cursor_reply(r.map(|_| ()), Some(appended), &cursor)
             }
-            Request::Pty { add, host } if self.daemon == Daemon::Utmpd => {
+            // btmp records no sessions.
+            Request::Pty { .. } if self.root_only => vec![policy::REFUSED.to_wire()],
+            Request::Pty { add, host } => {
                 let written = pty::entry(&self.peer, &self.system(), fd.as_ref(), add, &host);
                 let written = written.and_then(|rec| {
-                    // The helper's setutent + pututline: a fresh cursor.
-                    self.store()?
-                        .write(watch, |t, _| table::put(t, &mut Cursor::default(), &rec))?;
+                    match self.daemon {
+                        // The helper's setutent + pututline: a fresh cursor.
+                        Daemon::Utmpd => {
+                            self.store()?
+                                .write(watch, |t, _| table::put(t, &mut Cursor::default(), &rec))?;
+                        }
+                        // Its updwtmp, charged to the peer.
+                        Daemon::Wtmpd => self.append_admitted(&rec, watch)?,
+                    }
                     Ok(rec)
                 });
                 base_found(written)
             }
             // Not this daemon's to serve.
-            Request::Append(_) | Request::AppendKeep(_) | Request::Pty { .. } => {
-                vec![Errno::EPROTO.to_wire()]
-            }
+            Request::Append(_) | Request::AppendKeep(_) => vec![Errno::EPROTO.to_wire()],
         }
     }
 
@@ -728,14 +722,18 @@ impl Session {
     }
 
     fn append(&mut self, record: &Record, watch: &dyn Watch) -> Result<(), Errno> {
-        let record =
-            policy::admit_append(&self.peer, self.me, record, self.root_only, &self.system())?;
+        policy::may_append(&self.peer, self.me, self.root_only)?;
+        self.append_admitted(record, watch)
+    }
+
+    /// Appends `record`, admitted, charged to the peer.
+    fn append_admitted(&mut self, record: &Record, watch: &dyn Watch) -> Result<(), Errno> {
         let payer = self.payer;
         let store = self.store()?;
         // A kept connection outlives a log rotation: append to the file
         // the path names now.
         store.follow_rename()?;
-        store.append(watch, &record, payer)
+        store.append(watch, record, payer)
     }
 }
 
