@@ -224,7 +224,14 @@ fn a_btmp_in_wtmps_place_is_not_served_to_everyone() {
     assert!(!o.stdout.contains("hunter2"), "{o}");
     let o = read(None);
     assert!(o.stdout.contains("hunter2.example"), "root reads it: {o}");
-    let log = std::fs::read_to_string(d.file("wtmpd.sock.log")).unwrap();
+    let (_, wtmpd) = d
+        .env()
+        .into_iter()
+        .find(|(k, _)| k == "UTMPS_WTMPD_SOCKET")
+        .unwrap();
+    let mut log = wtmpd;
+    log.push(".log");
+    let log = std::fs::read_to_string(log).unwrap();
     assert!(
         log.contains("refused a read by uid") && log.contains("mode 0660: others may not read it"),
         "{log}"
