@@ -2,8 +2,7 @@
 
 use std::process::Command;
 use util::{
-    c_program, daemon, ensure_user, lines_with, open_pty_of, Cc, Daemons, Guarded, PtySession, Run,
-    TempDir,
+    c_program, daemon, ensure_user, lines_with, open_pty_of, Cc, Daemons, PtySession, Run, TempDir,
 };
 
 const USER: &str = "utmpstest1";
@@ -223,21 +222,15 @@ fn refused_appends_look_nobody_up() {
     let dir = TempDir::new("lookups");
     let sock = dir.path().join("wtmpd.sock");
     let trace = dir.path().join("trace");
-    let strace = Guarded(
-        Command::new("strace")
-            .args(["-f", "-qq", "-e", "trace=openat", "-o"])
-            .arg(&trace)
-            .arg(daemon("utmps-wtmpd"))
-            .arg("--listen")
-            .arg(&sock)
-            .arg(dir.path().join("wtmp"))
-            .spawn()
-            .unwrap(),
-    );
-    // A tracee outlives its killed tracer: the daemon is ended first.
-    let _daemon = KillOnDrop(util::eventually("the traced daemon", || {
-        util::children_of(strace.0.id()).first().copied()
-    }));
+    let mut strace = Command::new("strace");
+    strace
+        .args(["-f", "-qq", "-e", "trace=openat", "-o"])
+        .arg(&trace)
+        .arg(daemon("utmps-wtmpd"))
+        .arg("--listen")
+        .arg(&sock)
+        .arg(dir.path().join("wtmp"));
+    let _daemon = Traced::spawn(strace, &sock);
     util::wait_for(&sock);
     let (master, slave) = open_pty_of(USER);
     let line = slave.trim_start_matches("/dev/").to_string();
@@ -284,13 +277,42 @@ fn refused_appends_look_nobody_up() {
     assert_eq!(wtmp, 2 * 384, "her login and logout alone");
 }
 
-/// Kills process `.0` (SIGKILL) on drop.
-struct KillOnDrop(u32);
+/// A program run under strace, ended on drop: every process whose command
+/// line names `mark` (the program and its forks), then strace once it has
+/// seen them go. Killed first, strace leaves its tracees running.
+struct Traced {
+    strace: std::process::Child,
+    mark: String,
+}
 
-impl Drop for KillOnDrop {
+impl Traced {
+    fn spawn(mut strace: Command, mark: &std::path::Path) -> Traced {
+        Traced {
+            strace: strace.spawn().unwrap(),
+            mark: mark.to_string_lossy().into_owned(),
+        }
+    }
+}
+
+impl Drop for Traced {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &self.0.to_string()])
-            .status();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < until && matches!(self.strace.try_wait(), Ok(None)) {
+            for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
+                let cmd = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+                let ours = String::from_utf8_lossy(&cmd).contains(&self.mark);
+                if ours && pid as u32 != self.strace.id() {
+                    // SAFETY: kill(2) on a pid whose command line names
+                    // this test's own directory.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.strace.kill();
+        let _ = self.strace.wait();
     }
 }
