@@ -69,23 +69,6 @@ impl Store {
         })
     }
 
-    /// Whether others may read the file itself (its mode), so that the
-    /// daemon may serve it to them.
-    pub fn open_to_others(&self) -> bool {
-        self.mode & 0o004 != 0
-    }
-
-    /// What to log when a file that should be open to everyone is not:
-    /// the daemon then serves it as glibc's own `open()` would, to root
-    /// and the writers' group alone.
-    pub fn closed_warning(&self) -> String {
-        format!(
-            "{}: mode {:04o}: others may not read it, so it is not served to them (EACCES); is it a btmp in wtmp's place? Make it readable by others (0644, 0664) to serve everyone",
-            self.paths.0.display(),
-            self.mode
-        )
-    }
-
     /// Log rotation: `logrotate` renames wtmp (and, with `create`, puts a
     /// new empty file in its place) while a client keeps its connection
     /// for appends (`A`), and this process keeps the renamed file open.
@@ -172,6 +155,23 @@ impl Store {
             let n = t.count()?;
             t.write(n, record)
         })
+    }
+
+    /// Whether others may read the file itself (its mode), so that the
+    /// daemon may serve it to them.
+    pub fn open_to_others(&self) -> bool {
+        self.mode & 0o004 != 0
+    }
+
+    /// What to log when a file that should be open to everyone is not:
+    /// the daemon then serves it as glibc's own `open()` would, to root
+    /// and the writers' group alone.
+    pub fn closed_warning(&self) -> String {
+        format!(
+            "{}: mode {:04o}: others may not read it, so it is not served to them (EACCES); is it a btmp in wtmp's place? Make it readable by others (0644, 0664) to serve everyone",
+            self.paths.0.display(),
+            self.mode
+        )
     }
 }
 
