@@ -163,26 +163,81 @@ fn links_planted_for_the_daemon_are_refused() {
 }
 
 #[test]
-fn a_directory_others_can_write_is_reported() {
+fn a_directory_others_or_its_group_can_write_is_reported() {
     let dir = TempDir::new("openDir");
-    let open = dir.path().join("open");
-    std::fs::create_dir(&open).unwrap();
-    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let sock = dir.path().join("u.sock");
-    let log = dir.path().join("log");
-    let _d = util::Guarded(
-        std::process::Command::new(daemon("utmps-utmpd"))
-            .arg("--listen")
-            .arg(&sock)
-            .arg(open.join("utmp"))
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
+    for (name, mode, warning) in [
+        ("open", 0o1777, "is writable by others"),
+        ("group", 0o2775, "is writable by its group"),
+    ] {
+        let open = dir.path().join(name);
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(mode)).unwrap();
+        let sock = dir.path().join(format!("{name}.sock"));
+        let log = dir.path().join(format!("{name}.log"));
+        let _d = util::Guarded(
+            std::process::Command::new(daemon("utmps-utmpd"))
+                .arg("--listen")
+                .arg(&sock)
+                .arg(open.join("utmp"))
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap(),
+        );
+        util::wait_for(&sock);
+        let warned = util::eventually("the warning", || {
+            let s = std::fs::read_to_string(&log).unwrap();
+            s.contains(warning).then_some(s)
+        });
+        assert!(warned.contains(open.to_str().unwrap()), "{warned}");
+    }
+}
+
+/// A btmp renamed over wtmp (possible where the log directory is writable
+/// by a group) keeps its mode, `root:utmp 0660`: wtmpd serves it as glibc's
+/// own `open()` would, to root alone here, and says why in its log; an
+/// ordinary reader gets `EACCES`, not the failed logins in it.
+#[test]
+fn a_btmp_in_wtmps_place_is_not_served_to_everyone() {
+    ensure_user(USER);
+    let d = Daemons::start();
+    let ctl = util::c_program("utmpctl", util::Cc::Gnu);
+    let o = d
+        .cmd(&ctl)
+        .args(["wtmp", "/var/log/btmp", "6", "root", "pts/80", "80", "1"])
+        .args(["hunter2.example"])
+        .run();
+    assert_eq!(o.stdout.trim(), "ok", "{o}");
+    std::fs::set_permissions(d.file("btmp"), std::fs::Permissions::from_mode(0o660)).unwrap();
+    std::fs::rename(d.file("btmp"), d.file("wtmp")).unwrap();
+    let read = |user: Option<&str>| {
+        let mut r = d
+            .cmd(util::c_program("sequence", util::Cc::Gnu))
+            .args(["/var/log/wtmp"])
+            .stdin(b"set\nget\n");
+        if let Some(u) = user {
+            r = r.user(u);
+        }
+        r.run()
+    };
+    let o = read(Some(USER));
+    assert!(o.stdout.contains("get fail 13"), "EACCES expected: {o}");
+    assert!(!o.stdout.contains("hunter2"), "{o}");
+    let o = read(None);
+    assert!(o.stdout.contains("hunter2.example"), "root reads it: {o}");
+    let (_, wtmpd) = d
+        .env()
+        .into_iter()
+        .find(|(k, _)| k == "UTMPS_WTMPD_SOCKET")
+        .unwrap();
+    let mut log = wtmpd;
+    log.push(".log");
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(
+        log.contains("refused a read by uid") && log.contains("mode 0660: others may not read it"),
+        "{log}"
     );
-    util::wait_for(&sock);
-    let warned = util::eventually("the warning", || {
-        let s = std::fs::read_to_string(&log).unwrap();
-        s.contains("is writable by others").then_some(s)
-    });
-    assert!(warned.contains(open.to_str().unwrap()), "{warned}");
+    // Made readable by others, it is served to everyone again.
+    std::fs::set_permissions(d.file("wtmp"), std::fs::Permissions::from_mode(0o664)).unwrap();
+    let o = read(Some(USER));
+    assert!(o.stdout.contains("hunter2.example"), "{o}");
 }

@@ -1,7 +1,8 @@
 //! The daemons under each superserver, and their peer identification.
 
 use util::{
-    c_program, daemon, ensure_user, lines_with, Cc, Daemons, Launcher, PtySession, Run, TempDir,
+    c_program, c_program_with, daemon, ensure_user, lines_with, open_pty_of, Cc, Daemons, Launcher,
+    PtySession, Run, TempDir,
 };
 
 #[test]
@@ -39,16 +40,26 @@ fn every_launcher_serves_the_shim() {
             .user(user)
             .run();
         assert_eq!(o.stdout.trim(), "err 13", "{launcher:?}: {o}");
-        let mine = PtySession::start(Some(user));
+        // Their own terminal is theirs (`T`, the master as proof, to utmpd
+        // and wtmpd); wtmp is not theirs to append to.
+        let (master, slave) = open_pty_of(user);
         let o = d
-            .cmd(c_program("utmpctl", Cc::Musl))
-            .args(["wtmp", "/var/log/wtmp", "7", user, &mine.line, "77", "1"])
+            .cmd(c_program_with("utempter", Cc::Gnu, &["-lutempter"]))
+            .args(["add", "0", "l"])
             .user(user)
+            .stdin_file(master)
             .run();
-        assert_eq!(o.stdout.trim(), "ok", "{launcher:?}: {o}");
+        assert_eq!(o.ok().trim(), "1", "{launcher:?}: {o}");
+        let dump = Run::new("utmpdump").args([d.file("wtmp")]).run();
+        let line = slave.trim_start_matches("/dev/");
+        let recs = lines_with(dump.ok(), line);
+        assert!(
+            recs.len() == 1 && recs[0].contains(&format!("[{user}")),
+            "{launcher:?}: {dump}"
+        );
         let o = d
             .cmd(c_program("utmpctl", Cc::Musl))
-            .args(["wtmp", "/var/log/wtmp", "7", "root", &mine.line, "77", "1"])
+            .args(["wtmp", "/var/log/wtmp", "7", user, line, "77", "1"])
             .user(user)
             .run();
         assert_eq!(o.stdout.trim(), "err 13", "{launcher:?}: {o}");

@@ -3,8 +3,8 @@
 
 use std::process::{Command, Stdio};
 use util::{
-    c_program, c_program_with, ensure_user, eventually, lines_with, open_pty, Cc, Daemons, Guarded,
-    Run, TempDir,
+    c_program, c_program_with, ensure_user, eventually, lines_with, open_pty_of, Cc, Daemons,
+    Guarded, Run, TempDir,
 };
 
 const USER: &str = "utmpstest1";
@@ -205,14 +205,8 @@ fn only_the_owner_of_a_pty_may_add_or_remove_its_entry() {
     ensure_user(OTHER);
     let d = Daemons::start();
     let prog = c_program_with("utempter", Cc::Gnu, &["-lutempter"]);
-    let (master, slave) = open_pty();
+    let (master, slave) = open_pty_of(USER);
     let line = slave.trim_start_matches("/dev/").to_string();
-    assert!(Command::new("chown")
-        .arg(USER)
-        .arg(&slave)
-        .status()
-        .unwrap()
-        .success());
     let run = |user: &str, args: &[&str]| {
         d.cmd(&prog)
             .args(args)
@@ -413,21 +407,24 @@ fn a_private_devpts_instance_proves_nothing() {
         l[0].starts_with(&format!("7 root {} ", root.line)),
         "{list}"
     );
-    // A host with a control character is refused on the user's real pty.
-    let (master, slave) = open_pty();
-    assert!(Command::new("chown")
-        .arg(USER)
-        .arg(&slave)
-        .status()
-        .unwrap()
-        .success());
-    let o = d
-        .cmd(&prog)
-        .args(["add", "0", "tmux\n7 root pts/0"])
-        .user(USER)
-        .stdin_file(master)
-        .run();
-    assert_eq!(o.ok().trim(), "0", "{o}");
+    // A host with a control or format character (a right-to-left
+    // override, a zero-width space, a BOM) is refused on the user's real
+    // pty: `who` and `last` would print it.
+    let (master, _) = open_pty_of(USER);
+    for host in [
+        "tmux\n7 root pts/0",
+        "moc.elpmaxe\u{202e}",
+        "root\u{200b}.example",
+        "\u{feff}host",
+    ] {
+        let o = d
+            .cmd(&prog)
+            .args(["add", "0", host])
+            .user(USER)
+            .stdin_file(master.try_clone().unwrap())
+            .run();
+        assert_eq!(o.ok().trim(), "0", "{host:?}: {o}");
+    }
     assert_eq!(std::fs::read(d.file("utmp")).unwrap(), utmp_before);
 }
 

@@ -888,6 +888,18 @@ pub fn open_pty() -> (fs::File, String) {
     (master, format!("/dev/pts/{n}"))
 }
 
+/// Opens a new pty whose slave `user` owns: the master and the slave's path.
+pub fn open_pty_of(user: &str) -> (fs::File, String) {
+    let (master, slave) = open_pty();
+    let st = Command::new("chown")
+        .arg(user)
+        .arg(&slave)
+        .status()
+        .expect("chown");
+    assert!(st.success(), "chown {user} {slave}");
+    (master, slave)
+}
+
 /// Polls `f` every 20 ms for up to 10 s until it returns `Some`.
 pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();

@@ -167,19 +167,24 @@ fn addresses_hosts_and_defaults_reach_the_record() {
     let v6 = lines_with(&utmp, "pts/72");
     assert!(v6.len() == 1 && v6[0].contains("[2001:db8::7"), "{utmp}");
     // Without -l and -p: the caller's name (getpwuid) and utmps-write's
-    // pid; an ordinary user may append their own record to wtmp, on a
-    // terminal of their own.
-    let mine = util::PtySession::start(Some(USER));
-    let o = write(&d, &["-w", "p3", "USER_PROCESS", &mine.line])
-        .user(USER)
-        .run();
-    o.ok();
+    // pid.
+    write(&d, &["-w", "p3", "USER_PROCESS", "pts/73"])
+        .run()
+        .ok();
     let wtmp = dump(&d, "wtmp");
-    let l = lines_with(&wtmp, &mine.line);
+    let l = lines_with(&wtmp, "pts/73");
     assert!(
-        l.len() == 1 && l[0].contains(&format!("[{USER}")) && !l[0].starts_with("[7] [00000]"),
+        l.len() == 1 && l[0].contains("[root") && !l[0].starts_with("[7] [00000]"),
         "{wtmp}"
     );
+    // An ordinary user appends nothing to wtmp, even on a terminal of
+    // their own (as with glibc: wtmp is not theirs to write).
+    let mine = util::PtySession::start(Some(USER));
+    let o = write(&d, &["-w", "p4", "USER_PROCESS", &mine.line])
+        .user(USER)
+        .run();
+    assert_eq!(o.status.code(), Some(111), "{o}");
+    assert_eq!(dump(&d, "wtmp"), wtmp);
 }
 
 #[test]

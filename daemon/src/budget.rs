@@ -9,8 +9,11 @@
 //!
 //! Layout: an 8-byte magic, then [`SLOTS`] entries of 16 bytes (uid u32,
 //! tokens in thousandths u32, time of the last charge in ms u64, little
-//! endian). A slot with uid and time 0 is free. When all are taken, the
-//! least recently charged one is reused (it has refilled the most).
+//! endian). A slot with uid and time 0 is free. When all are taken, a slot
+//! is reused only once its bucket has refilled to full (its user then
+//! loses nothing: a new bucket starts full); until then the newcomer gets
+//! `EDQUOT`, or a user at `EDQUOT` could have the table cycled by other
+//! uids and start afresh.
 
 use proto::Errno;
 use std::fs::File;
@@ -73,24 +76,35 @@ impl Bucket {
     }
 }
 
-/// Takes one record from `uid`'s bucket at `now_ms`: `EDQUOT` when it is
-/// empty. Bucket `b` (None: a new user) is refilled for the time passed.
-fn take(b: Option<Bucket>, uid: u32, budget: Budget, now_ms: u64) -> Result<Bucket, Errno> {
-    let full = budget.burst.saturating_mul(1000);
-    let mut b = b.unwrap_or(Bucket {
-        uid,
-        milli: full,
-        stamp_ms: now_ms,
-    });
+impl Budget {
+    /// A full bucket, in thousandths.
+    fn full(self) -> u32 {
+        self.burst.saturating_mul(1000)
+    }
+}
+
+/// What bucket `b` holds at `now_ms`, refilled for the time passed.
+fn refilled(b: &Bucket, budget: Budget, now_ms: u64) -> u32 {
     // A clock set back refills nothing.
     let elapsed = now_ms.saturating_sub(b.stamp_ms);
     let earned = elapsed
         .saturating_mul(1000)
         .checked_div(budget.period_ms)
         .unwrap_or(u64::MAX);
-    b.milli = u64::from(b.milli)
+    u64::from(b.milli)
         .saturating_add(earned)
-        .min(u64::from(full)) as u32;
+        .min(u64::from(budget.full())) as u32
+}
+
+/// Takes one record from `uid`'s bucket at `now_ms`: `EDQUOT` when it is
+/// empty. Bucket `b` (None: a new user) is refilled for the time passed.
+fn take(b: Option<Bucket>, uid: u32, budget: Budget, now_ms: u64) -> Result<Bucket, Errno> {
+    let mut b = b.unwrap_or(Bucket {
+        uid,
+        milli: budget.full(),
+        stamp_ms: now_ms,
+    });
+    b.milli = refilled(&b, budget, now_ms);
     b.stamp_ms = now_ms.max(b.stamp_ms);
     if b.milli < 1000 {
         return Err(Errno::EDQUOT);
@@ -113,15 +127,17 @@ pub fn charge(lock: &File, uid: u32, budget: Budget, now_ms: u64) -> Result<(), 
     }
     let slots = || table[MAGIC.len()..].chunks_exact(SLOT).map(Bucket::decode);
     let found = slots().position(|b| b.uid == uid && !b.is_free());
-    let index = found
-        .or_else(|| slots().position(|b| b.is_free()))
-        .unwrap_or_else(|| {
-            // All taken: the least recently charged user's slot.
-            slots()
-                .enumerate()
-                .min_by_key(|(_, b)| b.stamp_ms)
-                .map_or(0, |(i, _)| i)
-        });
+    let index = match found.or_else(|| slots().position(|b| b.is_free())) {
+        Some(i) => i,
+        // All taken: the least recently charged of the slots refilled to
+        // full, if any.
+        None => slots()
+            .enumerate()
+            .filter(|(_, b)| refilled(b, budget, now_ms) >= budget.full())
+            .min_by_key(|(_, b)| b.stamp_ms)
+            .map(|(i, _)| i)
+            .ok_or(Errno::EDQUOT)?,
+    };
     let current = found.map(|i| slots().nth(i)).and_then(|b| b);
     let updated = take(current, uid, budget, now_ms)?;
     let offset = (MAGIC.len() + index * SLOT) as u64;
@@ -212,20 +228,36 @@ mod tests {
         charge(&g, 1000, B, 1050).unwrap();
     }
 
+    /// A user at `EDQUOT`, then 1,100 other uids once each: the table
+    /// fills, and nobody's slot is taken before its bucket is full again.
     #[test]
-    fn a_full_table_reuses_the_oldest_slot() {
+    fn a_full_table_reuses_only_refilled_slots() {
         let (_d, p, f) = table("full");
-        for uid in 1..=SLOTS as u32 {
-            charge(&f, uid, B, 100 + u64::from(uid)).unwrap();
+        for _ in 0..3 {
+            charge(&f, 1, B, 100).unwrap();
         }
-        // A newcomer takes uid 1's slot (the oldest), uid 2 keeps its own.
-        charge(&f, 999_999, B, 5_000).unwrap();
+        assert_eq!(charge(&f, 1, B, 100), Err(Errno::EDQUOT));
+        let refused: Vec<u32> = (2..1102)
+            .filter(|&uid| charge(&f, uid, B, 200 + u64::from(uid / 4)).is_err())
+            .collect();
+        // The 1,023 free slots went to the first comers; the rest wait.
+        assert_eq!(refused, (1025..1102).collect::<Vec<_>>());
+        assert_eq!(charge(&f, 1, B, 1000), Err(Errno::EDQUOT));
         let len = std::fs::metadata(&p).unwrap().len();
         assert_eq!(len, (MAGIC.len() + SLOTS * SLOT) as u64);
-        for _ in 0..2 {
-            charge(&f, 2, B, 102).unwrap();
+        // One period after the charges of uids 2 and 3 their buckets are
+        // full again (3 of 3), the others' not yet: two newcomers take
+        // those two slots, a third waits.
+        charge(&f, 5000, B, 1200).unwrap();
+        charge(&f, 5001, B, 1200).unwrap();
+        assert_eq!(charge(&f, 5002, B, 1200), Err(Errno::EDQUOT));
+        // uid 1 earned one record meanwhile, not a fresh bucket.
+        charge(&f, 1, B, 1200).unwrap();
+        assert_eq!(charge(&f, 1, B, 1200), Err(Errno::EDQUOT));
+        // Long after, everyone has refilled: newcomers find room.
+        for uid in 6000..6100 {
+            charge(&f, uid, B, 1_000_000).unwrap();
         }
-        assert_eq!(charge(&f, 2, B, 102), Err(Errno::EDQUOT));
     }
 
     #[test]

@@ -67,12 +67,12 @@ impl Me {
 }
 
 /// Opens (creating it if missing) the record file `path` for reading and
-/// writing, and checks it fits `audience`.
-pub fn open_records(path: &Path, audience: Audience, me: Me) -> io::Result<File> {
+/// writing, and checks it fits `audience`: the file and its mode.
+pub fn open_records(path: &Path, audience: Audience, me: Me) -> io::Result<(File, u32)> {
     let fd = open_or_create(path, audience.create_mode())?;
     let st = rfs::fstat(&fd)?;
     check_records(&st, audience, me).map_err(|why| refuse(path, &why))?;
-    Ok(File::from(fd))
+    Ok((File::from(fd), st.st_mode & 0o7777))
 }
 
 /// Opens (creating it if missing, mode 0600) the daemon's private lock
@@ -84,20 +84,26 @@ pub fn open_lock(path: &Path, me: Me) -> io::Result<File> {
     Ok(File::from(fd))
 }
 
-/// A warning when `path`'s directory can be written by others: whoever can
-/// rename or plant files there decides what the daemon's next open finds.
+/// A warning when `path`'s directory can be written by others or by its
+/// group: whoever can rename or plant files there decides what the
+/// daemon's next open finds (a btmp renamed over wtmp, say).
 pub fn directory_warning(path: &Path) -> Option<String> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     let st = rfs::stat(dir).ok()?;
-    (st.st_mode & 0o002 != 0).then(|| {
-        format!(
-            "{} is writable by others: a user could plant or replace files there (the daemon refuses links and foreign files, but fix the directory's mode)",
-            dir.display()
-        )
-    })
+    let who = if st.st_mode & 0o002 != 0 {
+        "others".to_string()
+    } else if st.st_mode & 0o020 != 0 {
+        format!("its group (gid {})", st.st_gid)
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{} is writable by {who}: they could plant or replace files there (the daemon refuses links and foreign files, but fix the directory's mode)",
+        dir.display()
+    ))
 }
 
 /// `open(O_RDWR | O_NOFOLLOW)`, creating the file with exactly `mode` when
@@ -323,10 +329,14 @@ mod tests {
     }
 
     #[test]
-    fn world_writable_directories_are_named() {
+    fn writable_directories_are_named() {
         let d = tmp("dirwarn");
-        assert_eq!(directory_warning(&d.join("utmp")), None);
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o1777)).unwrap();
-        assert!(directory_warning(&d.join("utmp")).is_some());
+        let warning = |mode| {
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode)).unwrap();
+            directory_warning(&d.join("utmp"))
+        };
+        assert_eq!(warning(0o755), None);
+        assert!(warning(0o1777).unwrap().contains("writable by others"));
+        assert!(warning(0o2775).unwrap().contains("writable by its group"));
     }
 }

@@ -100,6 +100,9 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
     if cfg.daemon == crate::args::Daemon::Wtmpd {
         store.keep_reserve();
     }
+    if serve::audience(cfg) == files::Audience::Everyone && !store.open_to_others() {
+        eprintln!("{}: warning: {}", cfg.daemon.name(), store.closed_warning());
+    }
     drop(store);
     for p in [&cfg.file, &cfg.lock] {
         if let Some(w) = files::directory_warning(p) {

@@ -6,7 +6,7 @@
 //! (util-linux `lslogins`, for one) behave as on a glibc host.
 
 use crate::peer::Peer;
-use proto::{Errno, Kind, Record};
+use proto::{Errno, Record};
 
 /// The errno of a refusal: what glibc's own `open()` of the file gives a
 /// program its mode shuts out (utmp and wtmp `root:utmp 0664`, btmp
@@ -41,12 +41,20 @@ pub fn may_write_utmp(peer: &Peer, daemon: Daemon) -> Result<(), Errno> {
 
 /// Reads: everyone, but the btmp daemon (`root_only`) only for root: failed
 /// logins name users and hosts that attack them, and mistyped passwords.
-pub fn may_read(peer: &Peer, root_only: bool) -> Result<(), Errno> {
-    if root_only && peer.uid != 0 {
-        Err(REFUSED)
-    } else {
-        Ok(())
-    }
+/// A file that is to be served to everyone but is not `open_to_others`
+/// (a btmp renamed over wtmp, `root:utmp 0660`) is served as glibc's own
+/// `open()` would: to root and the writers' group alone.
+pub fn may_read(
+    peer: &Peer,
+    daemon: Daemon,
+    root_only: bool,
+    open_to_others: bool,
+) -> Result<(), Errno> {
+    let allowed = match root_only {
+        true => peer.uid == 0,
+        false => open_to_others || is_privileged(peer, daemon),
+    };
+    allowed.then_some(()).ok_or(REFUSED)
 }
 
 /// What a reader sees of `r`: with the privacy option, a non-root peer
@@ -76,93 +84,81 @@ pub fn may_rewrite_log(peer: &Peer) -> Result<(), Errno> {
     }
 }
 
-/// What the daemon knows of the world when it judges an ordinary user's
-/// append (looked up on the system by the caller).
+/// What the daemon knows of the world when it writes an ordinary user's
+/// record (`T`; looked up on the system by the caller).
 pub trait Facts {
-    /// The uid of user `name`.
-    fn uid_of(&self, name: &[u8]) -> Option<u32>;
-    /// The owner of terminal `line` (`/dev/LINE`, a character device, not
-    /// reached through a symbolic link), in the daemon's own namespace.
-    fn tty_owner(&self, line: &[u8]) -> Option<u32>;
+    /// The peer's own user name, by its uid: the one name an ordinary user's
+    /// record may carry. Never a look-up of a name the client sent: with
+    /// LDAP or sssd every look-up is a directory query.
+    fn peer_name(&self) -> Option<&[u8]>;
     /// Now, as `ut_tv`.
     fn now(&self) -> (i64, i64);
 }
 
-/// wtmp and btmp appends. Root and the writers' group: anything, as it
-/// comes. btmp (`root_only`): nobody else. Everyone else may only say what
-/// is theirs to say, and gets back the record to write:
-/// - a login (USER_PROCESS) in their own name, or a logout (DEAD_PROCESS)
-///   with their own name or none, on a terminal they own;
-/// - no boot, run-level, shutdown or other record;
-/// - no control characters in any text (`EINVAL`): `last` prints a
-///   newline in `ut_host` as is, which would forge a whole line;
-/// - the time and the pid are the daemon's to set: now, and the peer's pid
-///   (0 when the kernel did not tell it).
-pub fn admit_append(
-    peer: &Peer,
-    daemon: Daemon,
-    record: &Record,
-    root_only: bool,
-    facts: &impl Facts,
-) -> Result<Record, Errno> {
-    if is_privileged(peer, daemon) && (!root_only || peer.uid == 0) {
-        return Ok(*record);
-    }
-    if root_only {
-        return Err(REFUSED);
-    }
-    check_text(record)?;
-    let user = record.user_str();
-    let own_name = !user.is_empty() && facts.uid_of(user) == Some(peer.uid);
-    let ok = match record.kind {
-        Kind::USER_PROCESS => own_name,
-        Kind::DEAD_PROCESS => own_name || user.is_empty(),
-        _ => false,
+/// wtmp and btmp appends (`+`, `A`): root and the writers' group, as the
+/// records come; btmp (`root_only`): root alone. Nobody else, as glibc's
+/// `open()` of wtmp (`root:utmp 0664`) lets an ordinary user write none:
+/// with only the slave of a live terminal, a user could mark its session
+/// ended. A user's own sessions reach wtmp through `T`, which proves the
+/// terminal with its master and stamps the record itself (see `pty`), as
+/// libutempter's helper does. Refused before anything is looked up.
+pub fn may_append(peer: &Peer, daemon: Daemon, root_only: bool) -> Result<(), Errno> {
+    let allowed = match root_only {
+        true => peer.uid == 0,
+        false => is_privileged(peer, daemon),
     };
-    let line = record.line_str();
-    if !ok || !is_plain_line(line) || facts.tty_owner(line) != Some(peer.uid) {
-        return Err(REFUSED);
-    }
-    let mut out = *record;
-    (out.tv_sec, out.tv_usec) = facts.now();
-    out.pid = peer.pid.unwrap_or(0);
-    Ok(out)
+    allowed.then_some(()).ok_or(REFUSED)
 }
 
-/// A terminal name that stays under `/dev`: no leading `/`, no `..`.
-fn is_plain_line(line: &[u8]) -> bool {
-    !line.is_empty()
-        && line.first() != Some(&b'/')
-        && !line
-            .split(|&b| b == b'/')
-            .any(|c| c == b".." || c.is_empty())
-}
-
-/// `EINVAL` when a text field (up to its NUL) holds a control character.
-pub fn check_text(r: &Record) -> Result<(), Errno> {
-    let fields: [&[u8]; 4] = [&r.user, &r.line, &r.host, &r.id];
-    if fields.iter().all(|f| is_printable(proto::record::cstr(f))) {
-        Ok(())
-    } else {
-        Err(Errno::EINVAL)
-    }
-}
-
-/// No C0 or C1 control character and no DEL: as characters when the bytes
-/// are UTF-8, else as bytes (a lone 0x9b is CSI to an 8-bit terminal).
+/// No control character (C0, C1, DEL) and no format character: as
+/// characters when the bytes are UTF-8, else as bytes read as Latin-1 (a
+/// lone 0x9b is CSI to an 8-bit terminal, 0xad a soft hyphen).
 pub fn is_printable(text: &[u8]) -> bool {
     match std::str::from_utf8(text) {
-        Ok(s) => !s.chars().any(char::is_control),
+        Ok(s) => !s.chars().any(|c| c.is_control() || is_format(c)),
         Err(_) => !text
             .iter()
-            .any(|&b| b < 0x20 || b == 0x7f || (0x80..0xa0).contains(&b)),
+            .any(|&b| b < 0x20 || b == 0x7f || (0x80..0xa0).contains(&b) || b == 0xad),
     }
+}
+
+/// Unicode's format characters (general category Cf, Unicode 15.1): they
+/// print as nothing, yet reorder (U+202E shows a host backwards in `last`),
+/// join or hide what follows. With the line and paragraph separators (Zl,
+/// Zp), at which some terminals and viewers break a line.
+const FORMAT: [(char, char); 21] = [
+    ('\u{ad}', '\u{ad}'),
+    ('\u{600}', '\u{605}'),
+    ('\u{61c}', '\u{61c}'),
+    ('\u{6dd}', '\u{6dd}'),
+    ('\u{70f}', '\u{70f}'),
+    ('\u{890}', '\u{891}'),
+    ('\u{8e2}', '\u{8e2}'),
+    ('\u{180e}', '\u{180e}'),
+    ('\u{200b}', '\u{200f}'),
+    ('\u{2028}', '\u{202e}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206f}'),
+    ('\u{feff}', '\u{feff}'),
+    ('\u{fff9}', '\u{fffb}'),
+    ('\u{110bd}', '\u{110bd}'),
+    ('\u{110cd}', '\u{110cd}'),
+    ('\u{13430}', '\u{1343f}'),
+    ('\u{1bca0}', '\u{1bca3}'),
+    ('\u{1d173}', '\u{1d17a}'),
+    ('\u{e0001}', '\u{e0001}'),
+    ('\u{e0020}', '\u{e007f}'),
+];
+
+fn is_format(c: char) -> bool {
+    FORMAT.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proto::record::set_field;
+    use proto::Kind;
 
     fn peer(uid: u32, gid: u32, groups: &[u32]) -> Peer {
         Peer {
@@ -184,30 +180,6 @@ mod tests {
     }
 
     const D: Daemon = Daemon { gid: 43 };
-
-    /// alice is 1000 and owns pts/1; bob is 1001 and owns pts/2.
-    struct World;
-
-    impl Facts for World {
-        fn uid_of(&self, name: &[u8]) -> Option<u32> {
-            match name {
-                b"alice" => Some(1000),
-                b"bob" => Some(1001),
-                _ => None,
-            }
-        }
-        fn tty_owner(&self, line: &[u8]) -> Option<u32> {
-            match line {
-                b"pts/1" => Some(1000),
-                b"pts/2" => Some(1001),
-                b"tty1" => Some(0),
-                _ => None,
-            }
-        }
-        fn now(&self) -> (i64, i64) {
-            (1_700_000_000, 9)
-        }
-    }
 
     #[test]
     fn utmp_writers() {
@@ -239,67 +211,34 @@ mod tests {
 
     #[test]
     fn readers() {
-        assert_eq!(may_read(&peer(1000, 1000, &[]), false), Ok(()));
-        assert_eq!(may_read(&peer(1000, 1000, &[]), true), Err(Errno::EACCES));
-        assert_eq!(may_read(&peer(0, 0, &[]), true), Ok(()));
+        let user = peer(1000, 1000, &[]);
+        let member = peer(1000, 1000, &[43]);
+        assert_eq!(may_read(&user, D, false, true), Ok(()));
+        assert_eq!(may_read(&user, D, true, true), Err(Errno::EACCES));
+        assert_eq!(may_read(&peer(0, 0, &[]), D, true, true), Ok(()));
+        assert_eq!(may_read(&member, D, true, true), Err(Errno::EACCES));
+        // A file others may not read (a btmp in wtmp's place).
+        assert_eq!(may_read(&user, D, false, false), Err(Errno::EACCES));
+        assert_eq!(may_read(&member, D, false, false), Ok(()));
+        assert_eq!(may_read(&peer(0, 0, &[]), D, false, false), Ok(()));
         assert_eq!(may_rewrite_log(&peer(1000, 0, &[0])), Err(Errno::EACCES));
         assert_eq!(may_rewrite_log(&peer(0, 0, &[])), Ok(()));
     }
 
     #[test]
-    fn ordinary_users_say_only_what_is_theirs() {
-        let alice = peer(1000, 1000, &[]);
-        let admit = |r: &Record| admit_append(&alice, D, r, false, &World);
-        // Her login and logout on her terminal, stamped by the daemon.
-        let got = admit(&rec(Kind::USER_PROCESS, b"alice", b"pts/1")).unwrap();
-        assert_eq!((got.tv_sec, got.tv_usec, got.pid), (1_700_000_000, 9, 4242));
-        assert!(admit(&rec(Kind::DEAD_PROCESS, b"", b"pts/1")).is_ok());
-        assert!(admit(&rec(Kind::DEAD_PROCESS, b"alice", b"pts/1")).is_ok());
-        // Someone else's name, or someone else's terminal.
-        for r in [
-            rec(Kind::USER_PROCESS, b"bob", b"pts/1"),
-            rec(Kind::USER_PROCESS, b"alice", b"pts/2"),
-            rec(Kind::DEAD_PROCESS, b"", b"pts/2"),
-            rec(Kind::DEAD_PROCESS, b"", b"tty1"),
-            rec(Kind::USER_PROCESS, b"", b"pts/1"),
-            rec(Kind::USER_PROCESS, b"ghost", b"pts/1"),
-            rec(Kind::USER_PROCESS, b"alice", b"pts/../pts/1"),
-            rec(Kind::USER_PROCESS, b"alice", b"/dev/pts/1"),
-            rec(Kind::USER_PROCESS, b"alice", b""),
-        ] {
-            assert_eq!(admit(&r), Err(Errno::EACCES), "{r:?}");
-        }
-        // Boot, run level, shutdown and every other type: root's.
-        for k in [0, 1, 2, 3, 4, 5, 6, 9, 77, -1] {
-            let r = rec(Kind(k), b"alice", b"pts/1");
-            assert_eq!(admit(&r), Err(Errno::EACCES), "type {k}");
-        }
-        // A newline in the host would print a forged line in `last`.
-        let mut r = rec(Kind::USER_PROCESS, b"alice", b"pts/1");
-        set_field(&mut r.host, b"x\nroot     pts/7        192.168.1.66");
-        assert_eq!(admit(&r), Err(Errno::EINVAL));
+    fn appends_are_for_root_and_the_writers_group() {
+        let (root, member, user) = (
+            peer(0, 0, &[]),
+            peer(1000, 1000, &[43]),
+            peer(1000, 1000, &[]),
+        );
+        assert_eq!(may_append(&root, D, false), Ok(()));
+        assert_eq!(may_append(&member, D, false), Ok(()));
+        assert_eq!(may_append(&user, D, false), Err(Errno::EACCES));
         // btmp: root alone, even for the writers' group.
-        let r = rec(Kind::LOGIN_PROCESS, b"alice", b"pts/1");
-        assert_eq!(
-            admit_append(&alice, D, &r, true, &World),
-            Err(Errno::EACCES)
-        );
-        let member = peer(1000, 1000, &[43]);
-        assert_eq!(
-            admit_append(&member, D, &r, true, &World),
-            Err(Errno::EACCES)
-        );
-    }
-
-    #[test]
-    fn root_and_the_writers_group_write_as_they_please() {
-        let mut boot = rec(Kind::BOOT_TIME, b"reboot", b"~");
-        boot.tv_sec = 12;
-        for p in [peer(0, 0, &[]), peer(1000, 1000, &[43])] {
-            assert_eq!(admit_append(&p, D, &boot, false, &World), Ok(boot));
-        }
-        let r = rec(Kind::LOGIN_PROCESS, b"x", b"tty1");
-        assert_eq!(admit_append(&peer(0, 0, &[]), D, &r, true, &World), Ok(r));
+        assert_eq!(may_append(&root, D, true), Ok(()));
+        assert_eq!(may_append(&member, D, true), Err(Errno::EACCES));
+        assert_eq!(may_append(&user, D, true), Err(Errno::EACCES));
     }
 
     #[test]
@@ -313,8 +252,35 @@ mod tests {
             b"\x7f",
             b"\x9b2J",
             "\u{85}".as_bytes(),
+            b"\xad",
         ] {
             assert!(!is_printable(bad), "{bad:?}");
+        }
+        // Format characters: bidi overrides and isolates, zero-width ones,
+        // the BOM, the separators, tags.
+        for c in [
+            '\u{ad}',
+            '\u{61c}',
+            '\u{180e}',
+            '\u{200b}',
+            '\u{200d}',
+            '\u{200f}',
+            '\u{2028}',
+            '\u{202a}',
+            '\u{202e}',
+            '\u{2060}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{feff}',
+            '\u{e0041}',
+        ] {
+            assert!(!is_printable(format!("a{c}b").as_bytes()), "{c:?}");
+        }
+        // Their neighbours print.
+        for c in [
+            '\u{ac}', '\u{ae}', '\u{200a}', '\u{2010}', '\u{2027}', '\u{202f}', '\u{fefe}',
+        ] {
+            assert!(is_printable(format!("a{c}b").as_bytes()), "{c:?}");
         }
     }
 }

@@ -3,7 +3,7 @@
 //! over its master descriptor.
 
 use crate::peer::Peer;
-use crate::sys;
+use crate::policy::Facts;
 use proto::record::{set_field, HOST_SIZE};
 use proto::{Errno, Kind, Record};
 use rustix::fs::{fstat, statat, AtFlags, FileType, CWD};
@@ -102,10 +102,11 @@ pub fn terminal_of(master: &OwnedFd) -> Result<Terminal, Errno> {
 
 /// Checks the master descriptor against the peer and builds the record.
 /// The peer must own the slave (as libutempter's helper demands of the
-/// caller's real uid); names come from the kernel and the user database,
-/// never from the client, and the host may hold no control character.
+/// caller's real uid); names come from the kernel and the user database
+/// (the peer's own, by uid, in `facts`), never from the client, and the host may hold no control character.
 pub fn entry(
     peer: &Peer,
+    facts: &impl Facts,
     master: Option<&OwnedFd>,
     add: bool,
     host: &[u8; HOST_SIZE],
@@ -119,13 +120,10 @@ pub fn entry(
     if tty.owner != peer.uid {
         return Err(Errno::EPERM);
     }
-    let user = sys::user_name(peer.uid).ok_or(Errno::EPERM)?;
+    let user = facts.peer_name().ok_or(Errno::EPERM)?;
     let line = format!("pts/{}", tty.number);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| (d.as_secs() as i64, i64::from(d.subsec_micros())))
-        .unwrap_or((0, 0));
-    Ok(record(add, &user, line.as_bytes(), host, pid, now))
+    let now = facts.now();
+    Ok(record(add, user, line.as_bytes(), host, pid, now))
 }
 
 #[cfg(test)]

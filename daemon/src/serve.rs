@@ -17,7 +17,7 @@ use proto::table::{self, Cursor};
 use proto::{Errno, Record};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendFlags};
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::fs::File;
 use std::io::{self, IoSliceMut, Read, Write};
 use std::mem::MaybeUninit;
@@ -442,24 +442,18 @@ fn recv_with_fds(sock: &File, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Res
     Ok(msg.bytes)
 }
 
-/// The system as the policy needs to know it.
-struct System;
+/// The system as the policy needs to know it, for one peer.
+struct System<'a> {
+    uid: u32,
+    /// The session's cache of the peer's name.
+    name: &'a OnceCell<Option<Vec<u8>>>,
+}
 
-impl policy::Facts for System {
-    fn uid_of(&self, name: &[u8]) -> Option<u32> {
-        sys::uid_of_user(name)
-    }
-    fn tty_owner(&self, line: &[u8]) -> Option<u32> {
-        use std::os::unix::ffi::OsStrExt;
-        let path = std::path::Path::new("/dev").join(std::ffi::OsStr::from_bytes(line));
-        let st = rustix::fs::statat(
-            rustix::fs::CWD,
-            &path,
-            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .ok()?;
-        (rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::CharacterDevice)
-            .then_some(st.st_uid)
+impl policy::Facts for System<'_> {
+    fn peer_name(&self) -> Option<&[u8]> {
+        self.name
+            .get_or_init(|| sys::user_name(self.uid))
+            .as_deref()
     }
     fn now(&self) -> (i64, i64) {
         std::time::SystemTime::now()
@@ -480,10 +474,13 @@ struct Session {
     daemon: Daemon,
     root_only: bool,
     private: bool,
-    /// The peer's user name, looked up once when privacy needs it.
-    peer_name: Option<Option<Vec<u8>>>,
+    /// The peer's user name, looked up (by uid) once per connection, when
+    /// first needed.
+    peer_name: OnceCell<Option<Vec<u8>>>,
     /// Who pays for appends.
     payer: Payer,
+    /// Whether a read refused for the file's mode was logged.
+    warned: bool,
 }
 
 impl Session {
@@ -509,7 +506,8 @@ impl Session {
             daemon: cfg.daemon,
             root_only: cfg.root_only,
             private: cfg.private,
-            peer_name: None,
+            peer_name: OnceCell::new(),
+            warned: false,
         }
     }
 
@@ -525,7 +523,7 @@ impl Session {
     /// Handles one request (utmpd's, or wtmpd's reads) and returns the
     /// reply bytes. `fd` came with the request.
     fn handle(&mut self, req: Request, fd: Option<OwnedFd>, watch: &dyn Watch) -> Vec<u8> {
-        let readable = policy::may_read(&self.peer, self.root_only);
+        let readable = self.may_read();
         match req {
             Request::Rewind => {
                 self.cursor.rewind();
@@ -534,7 +532,7 @@ impl Session {
             Request::Version => {
                 let mut out = vec![0];
                 let mut caps = codec::CAP_BULK | codec::CAP_BULK_END | codec::CAP_CURSOR;
-                if self.daemon == Daemon::Utmpd {
+                if !self.root_only {
                     caps |= codec::CAP_PTY;
                 }
                 out.extend_from_slice(&codec::encode_version(caps));
@@ -624,19 +622,26 @@ impl Session {
                 cursor.last = cursor.last.map(|l| self.shown(&l));
                 cursor_reply(r.map(|_| ()), Some(appended), &cursor)
             }
-            Request::Pty { add, host } if self.daemon == Daemon::Utmpd => {
-                let written = pty::entry(&self.peer, fd.as_ref(), add, &host).and_then(|rec| {
-                    // The helper's setutent + pututline: a fresh cursor.
-                    self.store()?
-                        .write(watch, |t, _| table::put(t, &mut Cursor::default(), &rec))?;
+            // btmp records no sessions.
+            Request::Pty { .. } if self.root_only => vec![policy::REFUSED.to_wire()],
+            Request::Pty { add, host } => {
+                let written = pty::entry(&self.peer, &self.system(), fd.as_ref(), add, &host);
+                let written = written.and_then(|rec| {
+                    match self.daemon {
+                        // The helper's setutent + pututline: a fresh cursor.
+                        Daemon::Utmpd => {
+                            self.store()?
+                                .write(watch, |t, _| table::put(t, &mut Cursor::default(), &rec))?;
+                        }
+                        // Its updwtmp, charged to the peer.
+                        Daemon::Wtmpd => self.append_admitted(&rec, watch)?,
+                    }
                     Ok(rec)
                 });
                 base_found(written)
             }
             // Not this daemon's to serve.
-            Request::Append(_) | Request::AppendKeep(_) | Request::Pty { .. } => {
-                vec![Errno::EPROTO.to_wire()]
-            }
+            Request::Append(_) | Request::AppendKeep(_) => vec![Errno::EPROTO.to_wire()],
         }
     }
 
@@ -680,16 +685,39 @@ impl Session {
         self.store()?.write(watch, |t, _| table::put(t, c, record))
     }
 
+    /// Whether the peer may read the file. Under `--private` the file is
+    /// closed to others by design and the daemon filters what they see.
+    fn may_read(&mut self) -> Result<(), Errno> {
+        let open = self.private || self.store.as_ref().is_ok_and(Store::open_to_others);
+        let r = policy::may_read(&self.peer, self.me, self.root_only, open);
+        if r.is_err() && !open && !self.root_only && !self.warned {
+            self.warned = true;
+            if let Ok(store) = &self.store {
+                eprintln!(
+                    "{}: warning: refused a read by uid {}: {}",
+                    self.daemon.name(),
+                    self.peer.uid,
+                    store.closed_warning()
+                );
+            }
+        }
+        r
+    }
+
+    /// The peer's facts, its name looked up once per connection.
+    fn system(&self) -> System<'_> {
+        System {
+            uid: self.peer.uid,
+            name: &self.peer_name,
+        }
+    }
+
     /// What this peer may see of `r` (the privacy option).
-    fn shown(&mut self, r: &Record) -> Record {
+    fn shown(&self, r: &Record) -> Record {
         if !self.private || self.peer.uid == 0 {
             return *r;
         }
-        let uid = self.peer.uid;
-        let name = self
-            .peer_name
-            .get_or_insert_with(|| sys::user_name(uid))
-            .clone();
+        let name = policy::Facts::peer_name(&self.system()).map(<[u8]>::to_vec);
         policy::shown(&self.peer, true, r, |_| name.clone())
     }
 
@@ -699,13 +727,18 @@ impl Session {
     }
 
     fn append(&mut self, record: &Record, watch: &dyn Watch) -> Result<(), Errno> {
-        let record = policy::admit_append(&self.peer, self.me, record, self.root_only, &System)?;
+        policy::may_append(&self.peer, self.me, self.root_only)?;
+        self.append_admitted(record, watch)
+    }
+
+    /// Appends `record`, admitted, charged to the peer.
+    fn append_admitted(&mut self, record: &Record, watch: &dyn Watch) -> Result<(), Errno> {
         let payer = self.payer;
         let store = self.store()?;
         // A kept connection outlives a log rotation: append to the file
         // the path names now.
         store.follow_rename()?;
-        store.append(watch, &record, payer)
+        store.append(watch, record, payer)
     }
 }
 

@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 /// An open record file and its lock.
 pub struct Store {
     file: File,
+    /// The record file's permission bits, when opened.
+    mode: u32,
     lock: Lock,
     layout: Layout,
     audience: Audience,
@@ -58,8 +60,10 @@ impl Store {
     /// `audience`, and the private lock file; see [`crate::files`].
     pub fn open(file: &Path, lock: &Path, layout: Layout, audience: Audience) -> io::Result<Store> {
         let me = Me::current();
+        let (records, mode) = files::open_records(file, audience, me)?;
         Ok(Store {
-            file: files::open_records(file, audience, me)?,
+            file: records,
+            mode,
             lock: Lock::new(files::open_lock(lock, me)?),
             layout,
             audience,
@@ -171,6 +175,23 @@ impl Store {
     /// [`ROOT_RESERVE`]): at a listener's start, before any append.
     pub fn keep_reserve(&self) {
         keep_reserve(&self.file);
+    }
+
+    /// Whether others may read the file itself (its mode), so that the
+    /// daemon may serve it to them.
+    pub fn open_to_others(&self) -> bool {
+        self.mode & 0o004 != 0
+    }
+
+    /// What to log when a file that should be open to everyone is not:
+    /// the daemon then serves it as glibc's own `open()` would, to root
+    /// and the writers' group alone.
+    pub fn closed_warning(&self) -> String {
+        format!(
+            "{}: mode {:04o}: others may not read it, so it is not served to them (EACCES); is it a btmp in wtmp's place? Make it readable by others (0644, 0664) to serve everyone",
+            self.paths.0.display(),
+            self.mode
+        )
     }
 }
 

@@ -8,7 +8,7 @@
 //! and checks the return value; none keeps a pointer past the call.
 #![allow(unsafe_code)]
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -131,26 +131,6 @@ pub fn caller() -> proto::trust::Caller {
 /// This process's pid.
 pub fn getpid() -> i32 {
     rustix::process::getpid().as_raw_nonzero().get()
-}
-
-/// The uid of user `name` (through NSS, as glibc's `getpwnam`).
-pub fn uid_of_user(name: &[u8]) -> Option<u32> {
-    let cname = CString::new(name).ok()?;
-    let mut buf = vec![0u8; 4096];
-    // SAFETY: all-zero is a valid `struct passwd`.
-    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer refers to a live local; `buf` is as long as said.
-    let ret = unsafe {
-        libc::getpwnam_r(
-            cname.as_ptr(),
-            &mut pw,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    (ret == 0 && !result.is_null()).then_some(pw.pw_uid)
 }
 
 /// The name of user `uid` (through NSS).

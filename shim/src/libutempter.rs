@@ -1,12 +1,13 @@
 //! libutempter's API, served without its setgid helper: the shim hands the
 //! pty master to utmpd (`SCM_RIGHTS`), which checks that the caller owns
-//! the slave and writes the entry the helper would have written; the
-//! matching wtmp record goes to wtmpd as the caller's own. Preloaded, these
-//! definitions win over `libutempter.so.0` in tmux, screen, xterm.
+//! the slave and writes the entry the helper would have written, then to
+//! wtmpd, which checks it again and appends the matching record (an
+//! ordinary user may append nothing else). Preloaded, these definitions
+//! win over `libutempter.so.0` in tmux, screen, xterm.
 //!
 //! Return conventions are libutempter's: 1 for success, 0 for failure.
 
-use crate::client::Conn;
+use crate::client::{self, Conn};
 use crate::config::{self, Service};
 use crate::ret;
 use crate::state;
@@ -19,8 +20,8 @@ use proto::Errno;
 /// The master of the last entry added, for `utempter_remove_added_record`.
 static ADDED: AtomicI32 = AtomicI32::new(-1);
 
-/// Asks utmpd to add or remove the entry of `master`'s pty, then appends
-/// the record it wrote to wtmp.
+/// Asks utmpd to add or remove the entry of `master`'s pty, then wtmpd to
+/// append the matching record.
 fn update(master: c_int, add: bool, host: &[u8]) -> Result<(), Errno> {
     if master < 0 {
         return Err(Errno::EBADF);
@@ -28,16 +29,34 @@ fn update(master: c_int, add: bool, host: &[u8]) -> Result<(), Errno> {
     let dl = state::deadline();
     let mut h = [0u8; HOST_SIZE];
     set_field(&mut h, host);
-    let conn = Conn::connect(config::socket(Service::Utmpd), dl)?;
-    conn.send_with_fd(&Request::Pty { add, host: h }, master, dl)?;
+    let request = Request::Pty { add, host: h };
+    let record = pty_request(Service::Utmpd, &request, master, dl)?;
+    // As the helper, the wtmp record follows whatever became of it. A
+    // wtmpd without `T` (an older one: EPROTO; skarnet's closes) takes it
+    // as an append of the caller's own record.
+    match pty_request(Service::Wtmpd, &request, master, dl) {
+        Err(e) if e == Errno::EPROTO || client::is_lost(e) => {
+            let _ = state::with(|st, dl| st.append(Service::Wtmpd, &record, dl));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `T` to `service` with `master` attached: the record the daemon wrote.
+fn pty_request(
+    service: Service,
+    request: &Request,
+    master: c_int,
+    dl: client::Deadline,
+) -> Result<proto::Record, Errno> {
+    let conn = Conn::connect(config::socket(service), dl)?;
+    conn.send_with_fd(request, master, dl)?;
     // A skarnet daemon closes the connection: ECONNRESET, a failure.
     conn.recv_status(dl)??;
     let mut b = [0u8; RECORD_SIZE];
     conn.recv(&mut b, dl)?;
-    let record = codec::decode_record(&b);
-    // As the helper, the wtmp record follows whatever became of it.
-    let _ = state::with(|st, dl| st.append(Service::Wtmpd, &record, dl));
-    Ok(())
+    Ok(codec::decode_record(&b))
 }
 
 fn one_or_zero(r: Result<(), Errno>) -> c_int {

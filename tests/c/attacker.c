@@ -12,9 +12,10 @@
  *                                   waits for a line on stdin before it exits
  *   attacker pty N PROG ARGS...     opens ptys (/dev/ptmx) until it holds pts/N, makes
  *                                   that master descriptor 0 and runs PROG
- *   attacker appends SOCKET N USER LINE
- *                                   N `A` appends of USER's USER_PROCESS on LINE;
- *                                   prints "ok K" and the errno of the first refusal
+ *   attacker appends SOCKET N       opens a pty of its own and sends wtmpd N `T` adds
+ *                                   (libutempter's path, its master attached) on one
+ *                                   connection; prints "ok K" and the errno of the
+ *                                   first refusal
  *   attacker slots SOCKET CAP ROUNDS
  *                                   holds CAP served connections and checks one more
  *                                   is refused (EUSERS); then ROUNDS times closes one,
@@ -109,6 +110,27 @@ static void append_request(char *req, const char *user, const char *line)
     req[1] = 7; /* ut_type, host order */
     strncpy(req + 1 + 8, line, 32);
     strncpy(req + 1 + 44, user, 32);
+}
+
+/* Sends n bytes of buf with descriptor pass attached: 0 if all went. */
+static int send_with_fd(int fd, const char *buf, size_t n, int pass)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {(void *)buf, n};
+    struct msghdr m = {0};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = u.buf;
+    m.msg_controllen = sizeof u.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &pass, sizeof(int));
+    return sendmsg(fd, &m, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -236,22 +258,7 @@ int main(int argc, char **argv)
         append_request(req, "nobody-at-all", "pts/0");
         for (int i = 0; i < n; i++) {
             int pass = open("/dev/null", O_RDONLY);
-            union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-            } u;
-            struct iovec iov = {req, sizeof req};
-            struct msghdr m = {0};
-            m.msg_iov = &iov;
-            m.msg_iovlen = 1;
-            m.msg_control = u.buf;
-            m.msg_controllen = sizeof u.buf;
-            struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(c), &pass, sizeof(int));
-            if (sendmsg(fd, &m, MSG_NOSIGNAL) != (ssize_t)sizeof req)
+            if (send_with_fd(fd, req, sizeof req, pass) != 0)
                 break;
             close(pass);
             char status;
@@ -266,19 +273,24 @@ int main(int argc, char **argv)
             return 0;
         return 0;
     }
-    if (argc == 6 && !strcmp(argv[1], "appends")) {
+    if (argc == 4 && !strcmp(argv[1], "appends")) {
         int n = atoi(argv[3]), ok = 0, first_err = 0;
+        int master = posix_openpt(O_RDWR | O_NOCTTY);
+        if (master < 0 || grantpt(master) || unlockpt(master)) {
+            perror("ptmx");
+            return 1;
+        }
         int fd = sock(0);
         if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
             printf("connect %d\n", errno);
             return 1;
         }
-        char req[401];
-        append_request(req, argv[4], argv[5]);
+        char req[258] = {'T', 'a'}, record[400];
         for (int i = 0; i < n; i++) {
-            char status;
-            int lost = send(fd, req, sizeof req, MSG_NOSIGNAL) != (ssize_t)sizeof req ||
-                       recv_all(fd, &status, 1) != 0;
+            char status = 0;
+            int lost = send_with_fd(fd, req, sizeof req, master) != 0 ||
+                       recv_all(fd, &status, 1) != 0 ||
+                       (status == 0 && recv_all(fd, record, sizeof record) != 0);
             /* Closed, or ECONNABORTED (past the connection's lifetime, not
              * done): again on a new connection. */
             if (lost || status == 103) {
