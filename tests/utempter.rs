@@ -448,3 +448,68 @@ fn a_pty_added_before_unlockpt_is_recorded() {
         "{list}"
     );
 }
+
+/// libutempter's setgid helper, run by hand by a user with the shim
+/// preloaded system-wide, reaches the daemons as group utmp: 5,000 runs
+/// past the user's budget write no more than the budget allows, charged
+/// to the user's own uid whatever the group.
+#[test]
+fn the_setgid_helper_run_by_hand_is_held_to_the_users_budget() {
+    let helper = "/usr/lib/x86_64-linux-gnu/utempter/utempter";
+    assert!(
+        std::path::Path::new(helper).exists(),
+        "libutempter's helper is missing (Debian package libutempter0)"
+    );
+    ensure_user(USER);
+    // The daemons with group utmp, as installed: the helper's egid then
+    // opens the writers' lane.
+    let d = TempDir::new("helper-daemons");
+    let mut daemons = Vec::new();
+    for (bin, sock, file, extra) in [
+        ("utmps-utmpd", ".utmpd-socket", "utmp", &[][..]),
+        (
+            "utmps-wtmpd",
+            ".wtmpd-socket",
+            "wtmp",
+            &["--budget", "50/3600"][..],
+        ),
+    ] {
+        let mut c = Command::new("setpriv");
+        c.args(["--regid=utmp", "--clear-groups"])
+            .arg(util::daemon(bin))
+            .args(extra)
+            .arg("--listen")
+            .arg(d.path().join(sock))
+            .arg(d.path().join(file))
+            .current_dir(d.path());
+        daemons.push(Guarded(c.spawn().unwrap()));
+        util::wait_for(&d.path().join(sock));
+    }
+    let dir = TempDir::new("helper");
+    let prog = c_program_with("utempter", Cc::Gnu, &["-lutempter"]);
+    let script = r#"
+set -eu
+cp -a /etc "$DIR/etc"
+echo "$SHIM" > "$DIR/etc/ld.so.preload"
+mount --bind "$DIR/etc" /etc
+[ "$(stat -c %d:%i /etc)" = "$(stat -c %d:%i "$DIR/etc")" ] || exit 1
+setpriv --reuid="$USER" --regid="$USER" --init-groups "$PROG" helper 5000 "$HELPER"
+umount /etc
+"#;
+    let o = Run::new("unshare")
+        .args(["-m", "sh", "-c", script])
+        .env("DIR", dir.path())
+        .env("SHIM", util::shim())
+        .env("USER", USER)
+        .env("PROG", &prog)
+        .env("HELPER", helper)
+        .sockets_in(d.path())
+        .timeout(std::time::Duration::from_secs(300))
+        .run();
+    assert_eq!(o.ok().trim(), "ran 5000 ok 5000", "{o}");
+    let dump = Run::new("utmpdump").args([d.path().join("wtmp")]).run();
+    let theirs = lines_with(dump.ok(), USER).len();
+    println!("5,000 runs of the setgid helper: {theirs} wtmp records ({o})");
+    assert!(theirs > 0, "the helper never reached wtmpd: {o}");
+    assert!(theirs <= 50, "{theirs} records past a budget of 50");
+}

@@ -477,7 +477,9 @@ struct Session {
     /// The peer's user name, looked up (by uid) once per connection, when
     /// first needed.
     peer_name: OnceCell<Option<Vec<u8>>>,
-    /// Who pays for appends.
+    /// Root, or in the writers' group.
+    privileged: bool,
+    /// Who pays for appends: root nobody, anyone else themselves.
     payer: Payer,
     /// Whether a read refused for the file's mode was logged.
     warned: bool,
@@ -494,7 +496,11 @@ impl Session {
             }
         }
         Session {
-            payer: if policy::is_privileged(&peer, me) {
+            privileged: policy::is_privileged(&peer, me),
+            // Root alone appends without a budget and below the floor:
+            // any other peer pays under its own uid, whatever its groups
+            // (a setgid helper run by a user is that user).
+            payer: if peer.uid == 0 {
                 Payer::Privileged
             } else {
                 Payer::User(peer.uid, cfg.budget)
@@ -513,7 +519,7 @@ impl Session {
 
     /// Whether the peer is root or in the writers' group.
     fn privileged(&self) -> bool {
-        matches!(self.payer, Payer::Privileged)
+        self.privileged
     }
 
     fn store(&mut self) -> Result<&mut Store, Errno> {

@@ -44,8 +44,8 @@ pub fn errno_of(e: &io::Error) -> Errno {
     }
 }
 
-/// Who pays for an append: nobody (root, the writers' group), or an
-/// ordinary user out of their budget.
+/// Who pays for an append: nobody (root), or any other peer, the writers'
+/// group included, out of its own uid's budget.
 #[derive(Clone, Copy, Debug)]
 pub enum Payer {
     /// Never refused by the budget.

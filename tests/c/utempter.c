@@ -7,10 +7,15 @@
  *   utempter locked HOST      as xterm: a new pty (posix_openpt, grantpt),
  *                             added while still locked; prints the result,
  *                             the line, and whether the slave then opens
+ *   utempter helper N PATH    runs libutempter's helper PATH ("add here")
+ *                             N times on a new pty of its own, as the
+ *                             library would; prints "ran N ok K"
  */
 #define _XOPEN_SOURCE 600
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utempter.h>
@@ -40,6 +45,25 @@ int main(int argc, char **argv)
         printf("%d %s %s\n", a, ptsname(m) + 5, s >= 0 ? "opens" : "locked");
         return 0;
     }
-    fprintf(stderr, "usage: utempter add FD HOST | remove FD | add-remove FD | locked HOST\n");
+    if (argc == 4 && !strcmp(argv[1], "helper")) {
+        int n = atoi(argv[2]), ok = 0;
+        int m = posix_openpt(O_RDWR | O_NOCTTY);
+        if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0)
+            return 1;
+        for (int i = 0; i < n; i++) {
+            pid_t p = fork();
+            if (p == 0) {
+                dup2(m, 0);
+                execl(argv[3], "utempter", "add", "here", (char *)0);
+                _exit(127);
+            }
+            int st;
+            if (p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+                ok++;
+        }
+        printf("ran %d ok %d\n", n, ok);
+        return 0;
+    }
+    fprintf(stderr, "usage: utempter add FD HOST | remove FD | add-remove FD | locked HOST | helper N PATH\n");
     return 2;
 }
