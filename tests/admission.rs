@@ -40,6 +40,7 @@ fn a_flood_of_connections_starves_nobody_under_the_systemd_units() {
 /// logins and 50 logouts (utmp and wtmp, through the shim, 2 s deadline)
 /// and another user runs `who` ten times.
 fn flood(launcher: Launcher) {
+    let _heavy = util::heavy();
     ensure_user(ATTACKER);
     ensure_user(OTHER);
     let d = Daemons::start_full(launcher, &[], &[]);
@@ -329,6 +330,7 @@ fn descriptors_passed_for_nothing_are_closed_at_once() {
 
 #[test]
 fn scans_do_not_starve_writers_and_late_writes_do_not_happen() {
+    let _heavy = util::heavy();
     ensure_user(OTHER);
     let d = Daemons::start();
     // ~40 MB of history, written straight to the file.
@@ -535,6 +537,7 @@ fn a_refusal_is_visible_to_the_user_and_in_the_log() {
 
 #[test]
 fn eighty_scanners_of_two_users_never_delay_roots_writes() {
+    let _heavy = util::heavy();
     // About 90 MB of wtmp, then a utmp of 4,096 entries.
     let wtmp_records = 90_000_000 / proto::Layout::native().size();
     scanners_against_root("wtmp", "/var/log/wtmp", wtmp_records);

@@ -104,6 +104,7 @@ fn tmux_sessions_of_an_ordinary_user_come_and_go() {
 
 #[test]
 fn every_window_of_a_busy_tmux_session_is_recorded_within_the_limits() {
+    let _heavy = util::heavy();
     // The per-user limits (40 clients at once, 50 connections a second,
     // the append budget) must not cost a normal session a window: 40
     // windows opened at once, then all closed.
@@ -455,6 +456,7 @@ fn a_pty_added_before_unlockpt_is_recorded() {
 /// to the user's own uid whatever the group.
 #[test]
 fn the_setgid_helper_run_by_hand_is_held_to_the_users_budget() {
+    let _heavy = util::heavy();
     let helper = "/usr/lib/x86_64-linux-gnu/utempter/utempter";
     assert!(
         std::path::Path::new(helper).exists(),

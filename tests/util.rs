@@ -787,6 +787,16 @@ impl Run {
     }
 }
 
+/// Held by the tests that load the machine on purpose (floods, scanner
+/// armies, thousands of processes) for their whole run, so that two of
+/// them never overlap: the bounds they measure (root's writes within
+/// 500 ms, within the deadline) are about what one attacker can do, not
+/// two at once on two CPUs. Other tests still run beside them.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: Mutex<()> = Mutex::new(());
+    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Creates test user `name` once (with a home and a group of its own) and
 /// returns its uid. Only inside the suite's private namespace (see
 /// [`isolate_from_the_machine`]): the machine's users stay as they are.
