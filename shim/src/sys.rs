@@ -71,7 +71,9 @@ fn clock(id: libc::clockid_t) -> (i64, i64) {
     };
     // SAFETY: `ts` is a live timespec.
     unsafe { libc::clock_gettime(id, &mut ts) };
-    (ts.tv_sec, ts.tv_nsec)
+    // time_t and long are 32-bit on 32-bit targets; the same type here.
+    #[allow(clippy::useless_conversion)]
+    (i64::from(ts.tv_sec), i64::from(ts.tv_nsec))
 }
 
 /// `getpid()`.
@@ -83,8 +85,8 @@ pub fn getpid() -> i32 {
 /// Sleeps for `us` microseconds (a signal may cut it short).
 pub fn sleep_us(us: u64) {
     let ts = libc::timespec {
-        tv_sec: (us / 1_000_000) as i64,
-        tv_nsec: ((us % 1_000_000) * 1000) as i64,
+        tv_sec: (us / 1_000_000) as libc::time_t,
+        tv_nsec: ((us % 1_000_000) * 1000) as libc::c_long,
     };
     // SAFETY: `ts` is a live timespec; the remainder is not wanted.
     unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
