@@ -398,3 +398,29 @@ pub fn send_with_fd(fd: &Fd, buf: &[u8], pass: c_int) -> Result<usize, Errno> {
     };
     check(ret)
 }
+
+// 32-bit ARM (EHABI): the unwind table of every function names a
+// personality routine, `__aeabi_unwind_cpp_pr0`/`pr1`/`pr2`, which libgcc
+// defines, and -z defs will not leave them unresolved. Nothing unwinds
+// through the shim (panic = "abort"), so hidden routines of its own that
+// answer _URC_FAILURE (9) resolve them without linking libgcc, and without
+// exporting a symbol into every process.
+#[cfg(target_arch = "arm")]
+core::arch::global_asm!(
+    ".pushsection .text.utmps_aeabi_unwind_cpp,\"ax\",%progbits",
+    ".globl __aeabi_unwind_cpp_pr0",
+    ".hidden __aeabi_unwind_cpp_pr0",
+    ".type __aeabi_unwind_cpp_pr0, %function",
+    ".globl __aeabi_unwind_cpp_pr1",
+    ".hidden __aeabi_unwind_cpp_pr1",
+    ".type __aeabi_unwind_cpp_pr1, %function",
+    ".globl __aeabi_unwind_cpp_pr2",
+    ".hidden __aeabi_unwind_cpp_pr2",
+    ".type __aeabi_unwind_cpp_pr2, %function",
+    "__aeabi_unwind_cpp_pr0:",
+    "__aeabi_unwind_cpp_pr1:",
+    "__aeabi_unwind_cpp_pr2:",
+    "mov r0, #9",
+    "bx lr",
+    ".popsection",
+);
