@@ -24,6 +24,7 @@ mod hosts;
 mod impostor;
 mod isolation;
 mod launch;
+mod layouts;
 mod matrix;
 mod programs;
 mod reads;

@@ -94,7 +94,7 @@ pub fn usage(which: Daemon) -> String {
     };
     format!(
         "usage: {} [--listen SOCKET | --listen-fds] [-c MAXCONN] [-C MAXCONN_PER_USER] [--rate N] \
-         [--format glibc|musl] [--lock LOCKFILE] [--timeout MS] [--lifetime MS]{extra} [FILE]\n  \
+         [--format glibc|musl|utmps] [--lock LOCKFILE] [--timeout MS] [--lifetime MS]{extra} [FILE]\n  \
          FILE defaults to '{}' in the working directory; LOCKFILE to FILE.lock",
         which.name(),
         which.default_file()
@@ -128,8 +128,11 @@ pub fn parse(daemon: Daemon, argv: &[OsString]) -> Result<Config, Failure> {
             Some("--format") => {
                 layout = match value("--format")?.to_str() {
                     Some("glibc") => Layout::Glibc,
-                    Some("musl") | Some("utmps") => Layout::Musl,
-                    _ => return Err(bad("--format is glibc or musl".into())),
+                    Some("musl") => Layout::Musl,
+                    // skarnet utmps' own files: its wire record, which is
+                    // musl's struct except on i386 and big-endian hosts.
+                    Some("utmps") => Layout::Wire,
+                    _ => return Err(bad("--format is glibc, musl or utmps".into())),
                 }
             }
             Some("--timeout") => {

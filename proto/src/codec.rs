@@ -3,20 +3,22 @@
 //! Base protocol (skarnet utmps 0.1.3, byte-compatible): a request is an
 //! opcode and a fixed-width body; a reply starts with a status byte (0, or
 //! an errno) and, on success, carries a record where the operation returns
-//! one. Records are the 400-byte musl/utmps layout in host byte order;
-//! other integers are big-endian.
+//! one. Records are skarnet utmps' `struct utmpx` ([`Layout::Wire`]: 400
+//! bytes, 392 on i386) in the host's byte order, as skarnet's daemon for
+//! that architecture sends them; every other integer is big-endian on
+//! every host.
 //!
 //! Extensions (ours, see docs/PROTOCOL.md) are new opcodes only. Their
 //! replies always carry the cursor after the operation, so the client owns
 //! its position and survives a reconnect, a fork or a daemon restart.
 
-use crate::layout::{musl, Layout};
+use crate::layout::Layout;
 use crate::record::{Record, HOST_SIZE, ID_SIZE, LINE_SIZE};
 use crate::table::Cursor;
 use crate::Errno;
 
 /// Size of a record on the wire.
-pub const RECORD_SIZE: usize = musl::SIZE;
+pub const RECORD_SIZE: usize = Layout::Wire.size();
 /// A cursor on the wire: position (u64), a flag for the last entry, the
 /// last entry.
 pub const CURSOR_SIZE: usize = 8 + 1 + RECORD_SIZE;
@@ -298,12 +300,12 @@ impl Request {
 /// Encodes a record in wire form.
 pub fn encode_record(r: &Record, out: &mut [u8; RECORD_SIZE]) {
     // The buffer is exactly one wire record, so this cannot fail.
-    let _ = Layout::Musl.encode(r, out);
+    let _ = Layout::Wire.encode(r, out);
 }
 
 /// Decodes a wire record.
 pub fn decode_record(b: &[u8; RECORD_SIZE]) -> Record {
-    Layout::Musl.decode(b).unwrap_or(Record::EMPTY)
+    Layout::Wire.decode(b).unwrap_or(Record::EMPTY)
 }
 
 /// Encodes a cursor.
@@ -313,7 +315,7 @@ pub fn encode_cursor(c: &Cursor) -> [u8; CURSOR_SIZE] {
     pos.copy_from_slice(&c.pos.to_be_bytes());
     if let (Some(last), Some((flag, rec))) = (c.last, rest.split_first_mut()) {
         *flag = 1;
-        let _ = Layout::Musl.encode(&last, rec);
+        let _ = Layout::Wire.encode(&last, rec);
     }
     out
 }
@@ -427,7 +429,7 @@ impl Reader<'_> {
 
     fn record(&mut self) -> Result<Record, Errno> {
         let b: [u8; RECORD_SIZE] = self.take();
-        Layout::Musl.decode(&b).ok_or(Errno::EPROTO)
+        Layout::Wire.decode(&b).ok_or(Errno::EPROTO)
     }
 
     fn cursor(&mut self) -> Result<Cursor, Errno> {
@@ -629,6 +631,7 @@ mod tests {
             }
             let _ = Layout::Glibc.decode(&body);
             let _ = Layout::Musl.decode(&body);
+            let _ = Layout::Wire.decode(&body);
         }
         assert!(decoded > 5_000, "{decoded}");
     }

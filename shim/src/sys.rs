@@ -71,7 +71,9 @@ fn clock(id: libc::clockid_t) -> (i64, i64) {
     };
     // SAFETY: `ts` is a live timespec.
     unsafe { libc::clock_gettime(id, &mut ts) };
-    (ts.tv_sec, ts.tv_nsec)
+    // time_t and long are 32-bit on 32-bit targets; the same type here.
+    #[allow(clippy::useless_conversion)]
+    (i64::from(ts.tv_sec), i64::from(ts.tv_nsec))
 }
 
 /// `getpid()`.
@@ -83,8 +85,8 @@ pub fn getpid() -> i32 {
 /// Sleeps for `us` microseconds (a signal may cut it short).
 pub fn sleep_us(us: u64) {
     let ts = libc::timespec {
-        tv_sec: (us / 1_000_000) as i64,
-        tv_nsec: ((us % 1_000_000) * 1000) as i64,
+        tv_sec: (us / 1_000_000) as libc::time_t,
+        tv_nsec: ((us % 1_000_000) * 1000) as libc::c_long,
     };
     // SAFETY: `ts` is a live timespec; the remainder is not wanted.
     unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
@@ -396,3 +398,29 @@ pub fn send_with_fd(fd: &Fd, buf: &[u8], pass: c_int) -> Result<usize, Errno> {
     };
     check(ret)
 }
+
+// 32-bit ARM (EHABI): the unwind table of every function names a
+// personality routine, `__aeabi_unwind_cpp_pr0`/`pr1`/`pr2`, which libgcc
+// defines, and -z defs will not leave them unresolved. Nothing unwinds
+// through the shim (panic = "abort"), so hidden routines of its own that
+// answer _URC_FAILURE (9) resolve them without linking libgcc, and without
+// exporting a symbol into every process.
+#[cfg(target_arch = "arm")]
+core::arch::global_asm!(
+    ".pushsection .text.utmps_aeabi_unwind_cpp,\"ax\",%progbits",
+    ".globl __aeabi_unwind_cpp_pr0",
+    ".hidden __aeabi_unwind_cpp_pr0",
+    ".type __aeabi_unwind_cpp_pr0, %function",
+    ".globl __aeabi_unwind_cpp_pr1",
+    ".hidden __aeabi_unwind_cpp_pr1",
+    ".type __aeabi_unwind_cpp_pr1, %function",
+    ".globl __aeabi_unwind_cpp_pr2",
+    ".hidden __aeabi_unwind_cpp_pr2",
+    ".type __aeabi_unwind_cpp_pr2, %function",
+    "__aeabi_unwind_cpp_pr0:",
+    "__aeabi_unwind_cpp_pr1:",
+    "__aeabi_unwind_cpp_pr2:",
+    "mov r0, #9",
+    "bx lr",
+    ".popsection",
+);

@@ -1,84 +1,25 @@
-//! glibc's `struct utmp` / `struct utmpx` on x86_64 (384 bytes, align 4).
+//! glibc's `struct utmp` / `struct utmpx` (glibc defines both alike).
 //!
-//! glibc defines both structs identically, with a 32-bit `ut_tv` on 64-bit
-//! targets (`__WORDSIZE_TIME64_COMPAT32`) so that the files are shared with
-//! 32-bit programs.
+//! Where glibc sets `__WORDSIZE_TIME64_COMPAT32` (x86_64, ppc64el and
+//! riscv64, and since glibc 2.40 every 32-bit target, whatever
+//! `_TIME_BITS`), `ut_session` is 32-bit and `ut_tv` two 32-bit words
+//! (`tv_sec` unsigned since 2.40), so the files are shared with 32-bit
+//! programs: 384 bytes, align 4. aarch64 and s390x have no 32-bit
+//! compatibility to keep: `long ut_session` and a `struct timeval` of two
+//! 64-bit words, 400 bytes, align 8.
 
-use core::mem::{align_of, offset_of, size_of};
+use super::{Arch, Shape};
 
-/// `struct exit_status`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct ExitStatus {
-    /// Process termination status.
-    pub e_termination: i16,
-    /// Process exit status.
-    pub e_exit: i16,
+/// 384 bytes: 32-bit `ut_session` at 336, `ut_tv` of two 32-bit words at 340.
+const COMPAT32: Shape = Shape::common(384, 4, (336, 4), (340, 344, 4), 348);
+
+/// 400 bytes: `long ut_session` at 336, `struct timeval` at 344.
+const WIDE: Shape = Shape::common(400, 8, (336, 8), (344, 352, 8), 360);
+
+/// glibc's layout on `arch`.
+pub const fn shape(arch: Arch) -> Shape {
+    match arch {
+        Arch::X86_64 | Arch::X86 | Arch::Arm | Arch::Powerpc64le | Arch::Riscv64 => COMPAT32,
+        Arch::Aarch64 | Arch::S390x => WIDE,
+    }
 }
-
-/// glibc's `struct utmpx`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct Utmpx {
-    /// Type of record.
-    pub ut_type: i16,
-    /// PID of the login process.
-    pub ut_pid: i32,
-    /// Device name of the tty without `/dev/`.
-    pub ut_line: [u8; 32],
-    /// Terminal name suffix or inittab id.
-    pub ut_id: [u8; 4],
-    /// Username.
-    pub ut_user: [u8; 32],
-    /// Hostname for remote login.
-    pub ut_host: [u8; 256],
-    /// Exit status of a DEAD_PROCESS.
-    pub ut_exit: ExitStatus,
-    /// Session id.
-    pub ut_session: i32,
-    /// Seconds of `ut_tv` (32-bit, read as unsigned).
-    pub ut_tv_sec: u32,
-    /// Microseconds of `ut_tv`.
-    pub ut_tv_usec: i32,
-    /// Remote IPv4 or IPv6 address.
-    pub ut_addr_v6: [u32; 4],
-    /// Reserved.
-    pub glibc_reserved: [u8; 20],
-}
-
-/// Size of the glibc record.
-pub const SIZE: usize = 384;
-
-const _: () = {
-    assert!(size_of::<Utmpx>() == SIZE);
-    assert!(align_of::<Utmpx>() == 4);
-    assert!(offset_of!(Utmpx, ut_type) == 0);
-    assert!(offset_of!(Utmpx, ut_pid) == 4);
-    assert!(offset_of!(Utmpx, ut_line) == 8);
-    assert!(offset_of!(Utmpx, ut_id) == 40);
-    assert!(offset_of!(Utmpx, ut_user) == 44);
-    assert!(offset_of!(Utmpx, ut_host) == 76);
-    assert!(offset_of!(Utmpx, ut_exit) == 332);
-    assert!(offset_of!(Utmpx, ut_session) == 336);
-    assert!(offset_of!(Utmpx, ut_tv_sec) == 340);
-    assert!(offset_of!(Utmpx, ut_tv_usec) == 344);
-    assert!(offset_of!(Utmpx, ut_addr_v6) == 348);
-    assert!(offset_of!(Utmpx, glibc_reserved) == 364);
-};
-
-pub(super) const SHAPE: super::Shape = super::Shape {
-    size: SIZE,
-    kind: offset_of!(Utmpx, ut_type),
-    pid: offset_of!(Utmpx, ut_pid),
-    line: offset_of!(Utmpx, ut_line),
-    id: offset_of!(Utmpx, ut_id),
-    user: offset_of!(Utmpx, ut_user),
-    host: offset_of!(Utmpx, ut_host),
-    exit: offset_of!(Utmpx, ut_exit),
-    session: offset_of!(Utmpx, ut_session),
-    tv_sec: offset_of!(Utmpx, ut_tv_sec),
-    tv_usec: offset_of!(Utmpx, ut_tv_usec),
-    tv_width: 4,
-    addr: offset_of!(Utmpx, ut_addr_v6),
-    reserved: offset_of!(Utmpx, glibc_reserved),
-};
