@@ -8,8 +8,10 @@
 //! - the **data lock**, an `flock` (on Linux the two kinds never
 //!   conflict): readers share it for one chunk (a few KiB to 100 KiB) at a
 //!   time, as glibc locks each record read; writers take it exclusive;
-//! - **scan slots**, POSIX locks on bytes far past the gate, a few per
-//!   user: an ordinary user's reader holds one for its chunk.
+//! - **scan slots**, POSIX locks on bytes far past the gate,
+//!   [`SCANS_PER_USER`] per user (one: two let 80 scanners slow root's
+//!   writes twice as much): an ordinary user's reader holds one for its
+//!   chunk.
 //!
 //! A writer takes the gate, so from then on no reader starts a chunk (a
 //! reader only looks at the gate, `F_GETLK`, and backs off while it is
@@ -18,7 +20,8 @@
 //! instant), forty scanners on two CPUs always had one preempted while it
 //! held it, and a writer waited for the scans to end. The slots bound how
 //! many chunks one user reads at once, whatever their number of
-//! connections, so a flood of scans costs a writer a few chunks at most
+//! connections, so a flood of scans costs a writer a chunk per scanning
+//! user at most
 //! (Linux gives a waiting `flock` writer no priority of its own).
 //!
 //! Every wait polls with a growing pause and, while it pauses, watches the

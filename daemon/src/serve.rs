@@ -490,21 +490,20 @@ impl Session {
         let me = policy::Daemon {
             gid: sys::effective_ids().1,
         };
-        if let Ok(s) = &mut store {
-            if peer.uid != 0 {
-                s.limit_scans(peer.uid);
-            }
+        // Root alone appends without a budget and below the floor, and
+        // reads without a scan slot: any other peer pays under its own uid,
+        // whatever its groups (a setgid helper run by a user is that user).
+        let payer = if peer.uid == 0 {
+            Payer::Privileged
+        } else {
+            Payer::User(peer.uid, cfg.budget)
+        };
+        if let (Ok(s), Payer::User(uid, _)) = (&mut store, payer) {
+            s.limit_scans(uid);
         }
         Session {
             privileged: policy::is_privileged(&peer, me),
-            // Root alone appends without a budget and below the floor:
-            // any other peer pays under its own uid, whatever its groups
-            // (a setgid helper run by a user is that user).
-            payer: if peer.uid == 0 {
-                Payer::Privileged
-            } else {
-                Payer::User(peer.uid, cfg.budget)
-            },
+            payer,
             peer,
             store,
             cursor: Cursor::default(),

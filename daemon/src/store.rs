@@ -72,8 +72,8 @@ impl Store {
         })
     }
 
-    /// Reads for ordinary user `uid`: each chunk waits for one of that
-    /// user's few scan slots ([`crate::lock`]).
+    /// Reads for ordinary user `uid`: each chunk waits for that user's
+    /// scan slot ([`crate::lock`]).
     pub fn limit_scans(&mut self, uid: u32) {
         self.scanner = Some(uid);
     }
@@ -166,7 +166,7 @@ impl Store {
             }
             let n = t.count()?;
             let written = t.write(n, record);
-            keep_reserve(t.storage().file());
+            keep_reserve(t.storage().file(), (n + 1) * size);
             written
         })
     }
@@ -174,7 +174,9 @@ impl Store {
     /// Keeps root's reserve allocated past the end of this log (see
     /// [`ROOT_RESERVE`]): at a listener's start, before any append.
     pub fn keep_reserve(&self) {
-        keep_reserve(&self.file);
+        if let Ok(st) = rustix::fs::fstat(&self.file) {
+            keep_reserve(&self.file, u64::try_from(st.st_size).unwrap_or(0));
+        }
     }
 
     /// Whether others may read the file itself (its mode), so that the
@@ -203,18 +205,15 @@ impl Store {
 /// ext4 keeps for root; the daemons, not root, need no capability for it.
 pub const ROOT_RESERVE: u64 = 64 << 10;
 
-/// Allocates [`ROOT_RESERVE`] past the end of `file`, as far as the file
-/// system has room (or can: not every one can preallocate).
-fn keep_reserve(file: &File) {
-    if let Ok(st) = rustix::fs::fstat(file) {
-        let end = u64::try_from(st.st_size).unwrap_or(0);
-        let _ = rustix::fs::fallocate(
-            file,
-            rustix::fs::FallocateFlags::KEEP_SIZE,
-            end,
-            ROOT_RESERVE,
-        );
-    }
+/// Allocates [`ROOT_RESERVE`] past `end`, the end of `file`, as far as the
+/// file system has room (or can: not every one can preallocate).
+fn keep_reserve(file: &File, end: u64) {
+    let _ = rustix::fs::fallocate(
+        file,
+        rustix::fs::FallocateFlags::KEEP_SIZE,
+        end,
+        ROOT_RESERVE,
+    );
 }
 
 fn now_ms() -> u64 {
