@@ -48,11 +48,6 @@ fn root_ignores_a_users_sockets_after_su() {
     // window's pty master goes with `T`), login and utmps-boot must all
     // go to the daemons at the default sockets.
     let script = r#"
-set -eu
-cp -a /etc "$DIR/etc"
-echo "$SHIM" > "$DIR/etc/ld.so.preload"
-mount --bind "$DIR/etc" /etc
-[ "$(stat -c %d:%i /etc)" = "$(stat -c %d:%i "$DIR/etc")" ] || exit 1
 sed "s|@BINDIR@|$BINDIR|" "$REPO/scripts/utmps-boot" > "$DIR/utmps-boot"
 export UTMPS_UTMPD_SOCKET="$IMP" UTMPS_WTMPD_SOCKET="$IMP" UTMPS_BTMPD_SOCKET="$IMP" \
     UTMPS_TIMEOUT_MS=1 UTMPS_BOOT_WAIT=1 TERM=xterm
@@ -70,10 +65,7 @@ echo "== boot"
 who -b
 umount /etc
 "#;
-    let o = Run::new("unshare")
-        .args(["-m", "sh", "-c", script])
-        .env("DIR", dir.path())
-        .env("SHIM", util::shim())
+    let o = util::preloaded_system_wide(dir.path(), script)
         .env("IMP", &sock)
         .env("BINDIR", daemon("utmps-write").parent().unwrap())
         .env("REPO", repo())

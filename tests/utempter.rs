@@ -490,24 +490,20 @@ fn the_setgid_helper_run_by_hand_is_held_to_the_users_budget() {
     let dir = TempDir::new("helper");
     let prog = c_program_with("utempter", Cc::Gnu, &["-lutempter"]);
     let script = r#"
-set -eu
-cp -a /etc "$DIR/etc"
-echo "$SHIM" > "$DIR/etc/ld.so.preload"
-mount --bind "$DIR/etc" /etc
-[ "$(stat -c %d:%i /etc)" = "$(stat -c %d:%i "$DIR/etc")" ] || exit 1
 setpriv --reuid="$USER" --regid="$USER" --init-groups "$PROG" helper 5000 "$HELPER"
 umount /etc
 "#;
-    let o = Run::new("unshare")
-        .args(["-m", "sh", "-c", script])
-        .env("DIR", dir.path())
-        .env("SHIM", util::shim())
+    let o = util::preloaded_system_wide(dir.path(), script)
         .env("USER", USER)
         .env("PROG", &prog)
         .env("HELPER", helper)
         .sockets_in(d.path())
         .timeout(std::time::Duration::from_secs(300))
         .run();
+    assert!(
+        !std::path::Path::new("/etc/ld.so.preload").exists(),
+        "the machine's preload file appeared"
+    );
     assert_eq!(o.ok().trim(), "ran 5000 ok 5000", "{o}");
     let dump = Run::new("utmpdump").args([d.path().join("wtmp")]).run();
     let theirs = lines_with(dump.ok(), USER).len();

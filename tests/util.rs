@@ -787,6 +787,25 @@ impl Run {
     }
 }
 
+/// `script` (sh, under `set -eu`) in a mount namespace of its own where
+/// the shim is preloaded system-wide, setuid and setgid programs included:
+/// a copy of /etc in `dir` gets the shim in its ld.so.preload and is
+/// bind-mounted over /etc, and the script does not start unless /etc is
+/// that copy. The machine's own file is never written.
+pub fn preloaded_system_wide(dir: &Path, script: &str) -> Run {
+    let setup = r#"set -eu
+cp -a /etc "$DIR/etc"
+echo "$SHIM" > "$DIR/etc/ld.so.preload"
+mount --bind "$DIR/etc" /etc
+[ "$(stat -c %d:%i /etc)" = "$(stat -c %d:%i "$DIR/etc")" ] || exit 1
+"#;
+    Run::new("unshare")
+        .args(["-m", "sh", "-c"])
+        .args([format!("{setup}{script}")])
+        .env("DIR", dir)
+        .env("SHIM", shim())
+}
+
 /// Held by the tests that load the machine on purpose (floods, scanner
 /// armies, thousands of processes) for their whole run, so that two of
 /// them never overlap: the bounds they measure (root's writes within
