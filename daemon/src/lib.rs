@@ -1,6 +1,6 @@
 //! The daemons: one client per process on stdin/stdout (UCSPI/inetd model),
 //! started by a superserver or by their own `--listen`; and utmps-write,
-//! the command-line client ([`write`], [`client`]).
+//! the command-line client ([`cli::write`], [`cli::client`]).
 //!
 //! System calls go through rustix (typed descriptors and errnos). Unsafe
 //! code is denied everywhere but [`sys`], the one module that calls the C
@@ -8,22 +8,35 @@
 //! passwd look-ups, `SO_PEERGROUPS`).
 #![deny(unsafe_code)]
 
-pub mod admission;
-pub mod args;
-pub mod budget;
-pub mod client;
-pub mod files;
-pub mod listen;
-pub mod lock;
-pub mod peer;
-pub mod policy;
-pub mod pty;
+/// Taking connections: the embedded superserver, who the peer is, and
+/// who gets a daemon process.
+pub mod accept {
+    pub mod admission;
+    pub mod listen;
+    pub mod peer;
+}
+/// The command lines: the daemons' options and utmps-write.
+pub mod cli {
+    pub mod args;
+    pub mod client;
+    pub mod write;
+}
 #[cfg(test)]
 mod scratch;
-pub mod serve;
-pub mod store;
+/// One client's session: requests, who may make them, pty proofs.
+pub mod serve {
+    pub mod policy;
+    pub mod pty;
+    pub mod session;
+}
+/// The files: opening them safely, the writers' lock, records, budgets.
+pub mod store {
+    pub mod budget;
+    pub mod files;
+    pub mod lock;
+    pub mod records;
+}
 pub mod sys;
-pub mod write;
 
 /// Exit code for usage and environment errors (skarnet's convention).
 pub const EXIT_USAGE: u8 = 100;
@@ -64,23 +77,23 @@ impl Failure {
 /// buffered stdout, so nothing is left to flush at exit, and it exits
 /// without the C library's exit handlers ([`sys::exit_now`]). `argv` is the C
 /// `main`'s (std's `args_os` is empty without its runtime on musl).
-pub fn c_main(which: args::Daemon, argv: Vec<std::ffi::OsString>) -> i32 {
+pub fn c_main(which: cli::args::Daemon, argv: Vec<std::ffi::OsString>) -> i32 {
     sys::ignore_sigpipe();
     sys::ignore_sigxfsz();
     sys::exit_now(i32::from(exit_code_of(which, argv)))
 }
 
 /// `argv` with the program's name first.
-fn exit_code_of(which: args::Daemon, mut argv: Vec<std::ffi::OsString>) -> u8 {
+fn exit_code_of(which: cli::args::Daemon, mut argv: Vec<std::ffi::OsString>) -> u8 {
     let prog = which.name();
     if !argv.is_empty() {
         argv.remove(0);
     }
-    let result = args::parse(which, &argv).and_then(|cfg| {
+    let result = cli::args::parse(which, &argv).and_then(|cfg| {
         if cfg.listen.is_some() || cfg.listen_fds {
-            listen::run(&cfg)
+            accept::listen::run(&cfg)
         } else {
-            serve::run(&cfg)
+            serve::session::run(&cfg)
         }
     });
     match result {
@@ -89,7 +102,7 @@ fn exit_code_of(which: args::Daemon, mut argv: Vec<std::ffi::OsString>) -> u8 {
             let (Failure::Usage(m) | Failure::System(m) | Failure::Protocol(m)) = &f;
             eprintln!("{prog}: fatal: {m}");
             if matches!(f, Failure::Usage(_)) {
-                eprintln!("{}", args::usage(which));
+                eprintln!("{}", cli::args::usage(which));
             }
             f.code()
         }

@@ -4,8 +4,8 @@
 //! with no user name changes nothing.
 #![no_main]
 
-use daemon::args::{parse, Daemon};
-use daemon::peer::Peer;
+use daemon::cli::args::{parse, Daemon};
+use daemon::accept::peer::Peer;
 use libfuzzer_sys::fuzz_target;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -61,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
         groups: Vec::new(),
         pid: Some(1),
     };
-    let _ = daemon::serve::serve_bytes(&cfg, peer, input);
+    let _ = daemon::serve::session::serve_bytes(&cfg, peer, input);
     let after = std::fs::read(&file).unwrap();
     assert_eq!(after.len() % proto::Layout::native().size(), 0, "torn record");
     if !root {

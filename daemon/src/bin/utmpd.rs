@@ -10,5 +10,5 @@
 pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
     // SAFETY: the C runtime's own `argc` and `argv`.
     let args = unsafe { daemon::sys::c_args(argc, argv) };
-    daemon::c_main(daemon::args::Daemon::Utmpd, args)
+    daemon::c_main(daemon::cli::args::Daemon::Utmpd, args)
 }

@@ -45,7 +45,7 @@ pub fn connect(path: &Path, deadline: Deadline) -> io::Result<UnixStream> {
         None,
     )?;
     // A failed connect leaves the socket unconnected: the same one serves.
-    if connect_to(&fd, &crate::listen::privileged_path(path), deadline).is_err() {
+    if connect_to(&fd, &crate::accept::listen::privileged_path(path), deadline).is_err() {
         connect_to(&fd, path, deadline)?;
     }
     verify(&fd)?;

@@ -8,7 +8,7 @@
 //! `-c` of their own, with no per-user or rate limit, so no ordinary user
 //! can use up what login programs need.
 
-use crate::args::Limits;
+use crate::cli::args::Limits;
 use std::collections::HashMap;
 use std::time::Instant;
 

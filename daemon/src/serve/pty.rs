@@ -2,8 +2,8 @@
 //! pseudo-terminal, written for the user who proves they own it by handing
 //! over its master descriptor.
 
-use crate::peer::Peer;
-use crate::policy::Facts;
+use crate::accept::peer::Peer;
+use crate::serve::policy::Facts;
 use proto::record::{set_field, HOST_SIZE};
 use proto::{Errno, Kind, Record};
 use rustix::fs::{fstat, statat, AtFlags, FileType, CWD};
@@ -113,7 +113,7 @@ pub fn entry(
 ) -> Result<Record, Errno> {
     let master = master.ok_or(Errno::EBADF)?;
     let pid = peer.pid.ok_or(Errno::EPERM)?;
-    if !crate::policy::is_printable(proto::record::cstr(host)) {
+    if !crate::serve::policy::is_printable(proto::record::cstr(host)) {
         return Err(Errno::EINVAL);
     }
     let tty = terminal_of(master)?;

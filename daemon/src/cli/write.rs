@@ -11,7 +11,7 @@
 //! for root, whose environment may be a user's (`su`). Either way the
 //! server's credentials are checked before anything is sent.
 
-use crate::client::{self, Deadline};
+use crate::cli::client::{self, Deadline};
 use crate::sys;
 use proto::codec::Request;
 use proto::record::set_field;

@@ -1,13 +1,13 @@
 //! One client, start to end: decode, check policy, run on the store,
 //! encode, until the client hangs up or breaks the protocol.
 
-use crate::args::{Config, Daemon};
-use crate::files::Audience;
-use crate::lock::{self, Watch};
-use crate::peer::{self, Peer};
-use crate::policy;
-use crate::pty;
-use crate::store::{self, Payer, Store};
+use crate::accept::peer::{self, Peer};
+use crate::cli::args::{Config, Daemon};
+use crate::serve::policy;
+use crate::serve::pty;
+use crate::store::files::Audience;
+use crate::store::lock::{self, Watch};
+use crate::store::records::{self, Payer, Store};
 use crate::sys;
 use crate::Failure;
 use proto::codec::{self, Request, RECORD_SIZE};
@@ -198,7 +198,7 @@ fn serve(cfg: &Config, peer: Peer, ch: &mut impl Channel) -> Result<(), Failure>
     let store = Store::open(&cfg.file, &cfg.lock, cfg.layout, audience(cfg)).map_err(|e| {
         // Still answer the client: every request gets this errno.
         eprintln!("{}: warning: {e}", cfg.daemon.name());
-        store::errno_of(&e)
+        records::errno_of(&e)
     });
     let mut session = Session::new(cfg, peer, store);
     let lifetime = Lifetime {
@@ -259,7 +259,7 @@ struct Bytes<'a> {
 
 impl Watch for Bytes<'_> {
     fn pause(&self, d: Duration) -> bool {
-        crate::lock::Patient.pause(d)
+        crate::store::lock::Patient.pause(d)
     }
 }
 
@@ -576,7 +576,7 @@ impl Session {
                 let max = usize::from(max.min(codec::BULK_MAX));
                 let r = readable.and_then(|()| {
                     self.store()?
-                        .read(watch, |t| store::read_run(t, start, max))
+                        .read(watch, |t| records::read_run(t, start, max))
                 });
                 match r {
                     Ok((records, ended)) => {

@@ -5,7 +5,7 @@
 //! `open()` of the file is refused, so programs that handle that case
 //! (util-linux `lslogins`, for one) behave as on a glibc host.
 
-use crate::peer::Peer;
+use crate::accept::peer::Peer;
 use proto::{Errno, Record};
 
 /// The errno of a refusal: what glibc's own `open()` of the file gives a

@@ -1,6 +1,6 @@
 //! The record file: open, lock, read, write, make durable.
 //!
-//! Writers are serialised by the lock of [`crate::lock`] on a private lock
+//! Writers are serialised by the lock of [`crate::store::lock`] on a private lock
 //! file (mode 0600, the daemon's own), never on the record file itself:
 //! the record file is world-readable, so any user could hold a lock on it
 //! and stall the daemon. Readers lock one chunk at a time, so they never
@@ -8,9 +8,9 @@
 //! scan, and an ordinary user's readers read a few chunks at once at most. A POSIX lock on the record file is also tried, without waiting,
 //! for the benefit of programs that read it directly with glibc.
 
-use crate::budget::{self, Budget};
-use crate::files::{self, Audience, Me};
-use crate::lock::{Lock, Watch};
+use crate::store::budget::{self, Budget};
+use crate::store::files::{self, Audience, Me};
+use crate::store::lock::{Lock, Watch};
 use proto::table::{read_full, Storage, Table};
 use proto::{Errno, Layout, Record};
 use rustix::fs::{fcntl_lock, FlockOperation as Op};
@@ -57,7 +57,7 @@ pub enum Payer {
 
 impl Store {
     /// Opens (creating them if missing) the record file, fit for
-    /// `audience`, and the private lock file; see [`crate::files`].
+    /// `audience`, and the private lock file; see [`crate::store::files`].
     pub fn open(file: &Path, lock: &Path, layout: Layout, audience: Audience) -> io::Result<Store> {
         let me = Me::current();
         let (records, mode) = files::open_records(file, audience, me)?;
@@ -73,7 +73,7 @@ impl Store {
     }
 
     /// Reads for ordinary user `uid`: each chunk waits for that user's
-    /// scan slot ([`crate::lock`]).
+    /// scan slot ([`crate::store::lock`]).
     pub fn limit_scans(&mut self, uid: u32) {
         self.scanner = Some(uid);
     }
@@ -310,8 +310,8 @@ pub fn read_run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lock::Patient;
     use crate::scratch::Scratch;
+    use crate::store::lock::Patient;
     use proto::record::{set_field, Kind};
     use proto::table;
     use std::fs::OpenOptions;

@@ -1,7 +1,7 @@
 //! Command line -> validated [`Config`]. Hand-rolled: the daemon starts once
 //! per connection, so no argument framework is worth its start-up time.
 
-use crate::budget::Budget;
+use crate::store::budget::Budget;
 use crate::Failure;
 use proto::Layout;
 use std::ffi::OsString;

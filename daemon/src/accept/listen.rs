@@ -1,6 +1,6 @@
 //! `--listen SOCKET` and `--listen-fds`: the embedded superserver. Every
 //! connection is accepted by a daemon process that learns who the client
-//! is from the kernel and decides ([`crate::admission`]) before doing any
+//! is from the kernel and decides ([`crate::accept::admission`]) before doing any
 //! work for it: a client over its limits gets one refusal byte and is
 //! closed, without a fork, so draining a flood costs a few system calls a
 //! connection.
@@ -25,12 +25,14 @@
 //! whoever accepts takes every waiting privileged connection, then at most
 //! a batch of public ones, before it looks at the privileged socket again.
 
-use crate::admission::Admission;
-use crate::args::Config;
-use crate::peer::Peer;
-use crate::serve::Settle;
-use crate::store::Store;
-use crate::{files, policy, serve, sys, Failure};
+use crate::accept::admission::Admission;
+use crate::accept::peer::Peer;
+use crate::cli::args::Config;
+use crate::serve::session::Settle;
+use crate::serve::{policy, session};
+use crate::store::files;
+use crate::store::records::Store;
+use crate::{sys, Failure};
 use proto::codec::REFUSED;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -95,12 +97,12 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
     };
     // Refuse to start on a record or lock file that is not fit; an append
     // log gets root's reserve from the start.
-    let store = Store::open(&cfg.file, &cfg.lock, cfg.layout, serve::audience(cfg))
+    let store = Store::open(&cfg.file, &cfg.lock, cfg.layout, session::audience(cfg))
         .map_err(|e| Failure::System(e.to_string()))?;
-    if cfg.daemon == crate::args::Daemon::Wtmpd {
+    if cfg.daemon == crate::cli::args::Daemon::Wtmpd {
         store.keep_reserve();
     }
-    if serve::audience(cfg) == files::Audience::Everyone && !store.open_to_others() {
+    if session::audience(cfg) == files::Audience::Everyone && !store.open_to_others() {
         eprintln!("{}: warning: {}", cfg.daemon.name(), store.closed_warning());
     }
     drop(store);
@@ -477,7 +479,7 @@ impl Server<'_> {
     /// user whose refusal was logged now (once a minute per user: an
     /// administrator sees why that user's `who` was empty).
     fn judge(&mut self, conn: &OwnedFd) -> Result<(Peer, bool), Option<u32>> {
-        let Ok(peer) = crate::peer::of_socket(conn.as_fd()) else {
+        let Ok(peer) = crate::accept::peer::of_socket(conn.as_fd()) else {
             refuse(conn);
             return Err(None);
         };
@@ -552,7 +554,7 @@ impl Server<'_> {
             return 0;
         }
         // The pages a request touches become ours before a client waits.
-        serve::warm_up(self.cfg);
+        session::warm_up(self.cfg);
         loop {
             let mut fds = vec![PollFd::new(&control, PollFlags::IN)];
             fds.extend(
@@ -665,7 +667,7 @@ fn serve_client(client: &OwnedFd, peer: Peer, cfg: &Config, settle: Settle) -> i
         eprintln!("{}: dup2: {e}", cfg.daemon.name());
         return i32::from(crate::EXIT_SYSTEM);
     }
-    match serve::run_for(cfg, peer, settle) {
+    match session::run_for(cfg, peer, settle) {
         Ok(()) => 0,
         Err(f) => {
             if !matches!(f, Failure::Protocol(_)) {
