@@ -11,13 +11,32 @@ fn mode(p: &std::path::Path) -> u32 {
     std::fs::metadata(p).unwrap().mode() & 0o7777
 }
 
-/// `--listen` on `file`, given time to fail: its output.
-fn listen_once(bin: &str, dir: &std::path::Path, args: &[&str]) -> util::Output {
-    Run::new(daemon(bin))
-        .args(["--listen".as_ref(), dir.join("d.sock").as_os_str()])
+/// `--listen` on a record file it must not serve: the listener says why
+/// at its start and keeps listening (a supervisor would otherwise restart
+/// it in a loop); its clients get the refusal ([`on_pipes`]). Its log.
+fn listen_refusing(bin: &str, dir: &std::path::Path, args: &[&str]) -> String {
+    let sock = dir.join("d.sock");
+    let log = dir.join("d.log");
+    let child = std::process::Command::new(daemon(bin))
+        .arg("--listen")
+        .arg(&sock)
         .args(args)
-        .timeout(Duration::from_secs(10))
-        .run()
+        .stdin(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut child = util::Guarded(child);
+    util::wait_for(&sock);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "the listener exited: {}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    drop(child);
+    let _ = std::fs::remove_file(&sock);
+    let _ = std::fs::remove_file(dir.join("d.sock.priv"));
+    std::fs::read_to_string(&log).unwrap()
 }
 
 /// One request over pipes as root (s6-ipcserver's variables): the reply.
@@ -76,16 +95,14 @@ fn files_that_do_not_fit_the_options_are_refused() {
     // --private on a file others may read.
     std::fs::write(p.join("utmp"), b"").unwrap();
     std::fs::set_permissions(p.join("utmp"), std::fs::Permissions::from_mode(0o644)).unwrap();
-    let o = listen_once(
+    let log = listen_refusing(
         "utmps-utmpd",
         p,
         &["--private", p.join("utmp").to_str().unwrap()],
     );
-    assert_eq!(o.status.code(), Some(111), "{o}");
     assert!(
-        o.stderr
-            .contains("readable by others, which --private forbids"),
-        "{o}"
+        log.contains("readable by others, which --private forbids"),
+        "{log}"
     );
     // And one connection at a time (a superserver's): every request fails
     // with EACCES, nothing is read.
@@ -143,14 +160,16 @@ fn links_planted_for_the_daemon_are_refused() {
     let o = on_pipes("utmps-wtmpd", &[p.join("wtmp").to_str().unwrap()], &append);
     assert_eq!(o.stdout.as_bytes(), b"\x0d", "{o}");
     assert!(o.stderr.contains("symbolic link"), "{o}");
-    let o = listen_once("utmps-wtmpd", p, &[p.join("wtmp").to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(111), "{o}");
+    let log = listen_refusing("utmps-wtmpd", p, &[p.join("wtmp").to_str().unwrap()]);
+    assert!(log.contains("symbolic link"), "{log}");
     // A hard link, and a link as the lock file.
     std::fs::remove_file(p.join("wtmp")).unwrap();
     std::fs::hard_link(&precious, p.join("wtmp")).unwrap();
     let o = on_pipes("utmps-wtmpd", &[p.join("wtmp").to_str().unwrap()], &append);
     assert_eq!(o.stdout.as_bytes(), b"\x0d", "{o}");
     std::fs::remove_file(p.join("wtmp")).unwrap();
+    // (The listener above made the daemon's own.)
+    let _ = std::fs::remove_file(p.join("wtmp.lock"));
     std::os::unix::fs::symlink(&precious, p.join("wtmp.lock")).unwrap();
     let o = on_pipes("utmps-wtmpd", &[p.join("wtmp").to_str().unwrap()], &append);
     assert_ne!(o.stdout.as_bytes(), b"\x00", "{o}");
@@ -240,4 +259,97 @@ fn a_btmp_in_wtmps_place_is_not_served_to_everyone() {
     std::fs::set_permissions(d.file("wtmp"), std::fs::Permissions::from_mode(0o664)).unwrap();
     let o = read(Some(USER));
     assert!(o.stdout.contains("hunter2.example"), "{o}");
+}
+
+/// Bind-mounts a file read-only over itself for as long as it lives (in
+/// the suite's own mount namespace), as a read-only /var/log would make it.
+struct ReadOnly(std::ffi::CString);
+
+impl ReadOnly {
+    fn mount(path: &std::path::Path) -> ReadOnly {
+        use std::os::unix::ffi::OsStrExt;
+        let p = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
+        // SAFETY: C strings that outlive the calls; null data and fstype.
+        let ok = unsafe {
+            libc::mount(
+                p.as_ptr(),
+                p.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            ) == 0
+                && libc::mount(
+                    std::ptr::null(),
+                    p.as_ptr(),
+                    std::ptr::null(),
+                    flags,
+                    std::ptr::null(),
+                ) == 0
+        };
+        assert!(
+            ok,
+            "bind-mount {} read-only: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
+        ReadOnly(p)
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        // SAFETY: a C string that outlives the call.
+        unsafe { libc::umount2(self.0.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+#[test]
+fn a_log_on_a_read_only_file_system_is_read_as_it_is_and_refuses_writers_as_glibc_does() {
+    let d = Daemons::start();
+    let ctl = util::c_program("utmpctl", util::Cc::Gnu);
+    let login = ["7", "root", "pts/81", "81", "81", "before.example"];
+    assert_eq!(
+        d.utmpctl(
+            util::Cc::Gnu,
+            &[&["wtmp", "/var/log/wtmp"][..], &login].concat()
+        ),
+        "ok"
+    );
+    // glibc's own, on a copy under the same mount.
+    let glibc = TempDir::new("rofs");
+    let copy = glibc.path().join("wtmp");
+    std::fs::copy(d.file("wtmp"), &copy).unwrap();
+    let _ro = (ReadOnly::mount(&d.file("wtmp")), ReadOnly::mount(&copy));
+
+    let late = ["7", "root", "pts/82", "82", "82", "after.example"];
+    let theirs = Run::new(&ctl)
+        .args(["wtmp".as_ref(), copy.as_os_str()])
+        .args(late)
+        .run();
+    let ours = d.cmd(&ctl).args(["wtmp", "/var/log/wtmp"]).args(late).run();
+    assert_eq!(theirs.stdout.trim(), "err 30", "glibc: EROFS: {theirs}");
+    assert_eq!(
+        ours.stdout.trim(),
+        theirs.stdout.trim(),
+        "through the daemon: {ours}"
+    );
+
+    // Readers still see what is there, as glibc's do.
+    let seq = util::c_program("sequence", util::Cc::Gnu);
+    let read = b"set\nget\nget\n";
+    let theirs = Run::new(&seq).args([&copy]).stdin(read).run();
+    let ours = d.cmd(&seq).args(["/var/log/wtmp"]).stdin(read).run();
+    assert!(theirs.stdout.contains("before.example"), "{theirs}");
+    assert_eq!(
+        ours.stdout, theirs.stdout,
+        "through the daemon: {ours}\nglibc: {theirs}"
+    );
+    // The daemon keeps serving (no restart needed, none happened).
+    for p in d.pids() {
+        assert!(
+            std::path::Path::new(&format!("/proc/{p}")).exists(),
+            "daemon {p} died"
+        );
+    }
 }

@@ -95,17 +95,40 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
         ],
         None => inherit()?,
     };
-    // Refuse to start on a record or lock file that is not fit; an append
-    // log gets root's reserve from the start.
-    let store = Store::open(&cfg.file, &cfg.lock, cfg.layout, session::audience(cfg))
-        .map_err(|e| Failure::System(e.to_string()))?;
-    if cfg.daemon == crate::cli::args::Daemon::Wtmpd {
-        store.keep_reserve();
+    // Refuse to start on a lock file that is not fit: it is the daemon's
+    // own, and without it writers are not serialised. A record file that
+    // cannot be opened (a read-only or missing /var/log, a file refused)
+    // is said once here and served as it is: each connection opens it
+    // anew and answers with the errno glibc's own open() would give, so
+    // the daemon serves it as soon as it is fit, and no supervisor
+    // restarts it in a loop meanwhile. An append log gets root's reserve
+    // from the start.
+    match Store::open(&cfg.file, &cfg.lock, cfg.layout, session::audience(cfg)) {
+        Ok(store) => {
+            if cfg.daemon == crate::cli::args::Daemon::Wtmpd {
+                store.keep_reserve();
+            }
+            if let Some(e) = store.read_only() {
+                eprintln!(
+                    "{}: warning: {}: {}: served to readers; writers get that error until the daemon may write it (no restart needed)",
+                    cfg.daemon.name(),
+                    cfg.file.display(),
+                    std::io::Error::from_raw_os_error(e.0)
+                );
+            }
+            if session::audience(cfg) == files::Audience::Everyone && !store.open_to_others() {
+                eprintln!("{}: warning: {}", cfg.daemon.name(), store.closed_warning());
+            }
+        }
+        Err(e) => {
+            files::open_lock(&cfg.lock, files::Me::current())
+                .map_err(|e| Failure::System(e.to_string()))?;
+            eprintln!(
+                "{}: warning: {e}: its clients get that error until it can be opened (no restart needed)",
+                cfg.daemon.name()
+            );
+        }
     }
-    if session::audience(cfg) == files::Audience::Everyone && !store.open_to_others() {
-        eprintln!("{}: warning: {}", cfg.daemon.name(), store.closed_warning());
-    }
-    drop(store);
     for p in [&cfg.file, &cfg.lock] {
         if let Some(w) = files::directory_warning(p) {
             eprintln!("{}: warning: {w}", cfg.daemon.name());

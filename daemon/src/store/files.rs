@@ -66,13 +66,44 @@ impl Me {
     }
 }
 
+/// A record file, opened.
+#[derive(Debug)]
+pub struct Records {
+    pub file: File,
+    /// Its permission bits.
+    pub mode: u32,
+    /// Why it could be opened for reading only, if so: the errno its
+    /// writers get, the one glibc's own `open()` for writing gives them.
+    pub read_only: Option<RErrno>,
+}
+
 /// Opens (creating it if missing) the record file `path` for reading and
-/// writing, and checks it fits `audience`: the file and its mode.
-pub fn open_records(path: &Path, audience: Audience, me: Me) -> io::Result<(File, u32)> {
-    let fd = open_or_create(path, audience.create_mode())?;
+/// writing, and checks it fits `audience`: the file and its mode. A file
+/// on a read-only file system, or that the daemon may not write, is
+/// opened for reading: it is served to readers as it is.
+pub fn open_records(path: &Path, audience: Audience, me: Me) -> io::Result<Records> {
+    let (fd, read_only) = match open_or_create(path, audience.create_mode()) {
+        Ok(fd) => (fd, None),
+        Err(e) => match errno_of(&e) {
+            Some(why @ (RErrno::ROFS | RErrno::ACCESS)) => {
+                match open_nonblocking(path, OFlags::RDONLY) {
+                    Ok(fd) => (fd, Some(why)),
+                    // Missing, on a read-only file system: as glibc's
+                    // open() of it, for readers and writers alike.
+                    Err(RErrno::NOENT) => return Err(annotate(path, RErrno::NOENT)),
+                    Err(_) => return Err(e),
+                }
+            }
+            _ => return Err(e),
+        },
+    };
     let st = rfs::fstat(&fd)?;
     check_records(&st, audience, me).map_err(|why| refuse(path, &why))?;
-    Ok((File::from(fd), st.st_mode & 0o7777))
+    Ok(Records {
+        file: File::from(fd),
+        mode: st.st_mode & 0o7777,
+        read_only,
+    })
 }
 
 /// Opens (creating it if missing, mode 0600) the daemon's private lock
@@ -112,15 +143,8 @@ pub fn directory_warning(path: &Path) -> Option<String> {
 fn open_or_create(path: &Path, mode: u32) -> io::Result<rustix::fd::OwnedFd> {
     let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY;
     loop {
-        // NONBLOCK only so that a FIFO planted there cannot hang the open;
-        // the checks refuse it next.
-        match rfs::open(path, flags | OFlags::NONBLOCK, Mode::empty()) {
-            Ok(fd) => {
-                // Back to blocking (F_SETFL changes only the status flags,
-                // so none asked for is lost).
-                rfs::fcntl_setfl(&fd, OFlags::empty())?;
-                return Ok(fd);
-            }
+        match open_nonblocking(path, OFlags::RDWR) {
+            Ok(fd) => return Ok(fd),
             Err(RErrno::NOENT) => {}
             Err(RErrno::LOOP) => {
                 return Err(refuse(
@@ -142,6 +166,18 @@ fn open_or_create(path: &Path, mode: u32) -> io::Result<rustix::fd::OwnedFd> {
             Err(e) => return Err(annotate(path, e)),
         }
     }
+}
+
+/// `open(access | O_NOFOLLOW)` of an existing file, blocking afterwards:
+/// `O_NONBLOCK` only so that a FIFO planted there cannot hang the open
+/// (the checks refuse it next).
+fn open_nonblocking(path: &Path, access: OFlags) -> Result<rustix::fd::OwnedFd, RErrno> {
+    let flags = access | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+    let fd = rfs::open(path, flags, Mode::empty())?;
+    // Back to blocking (F_SETFL changes only the status flags, so none
+    // asked for is lost).
+    rfs::fcntl_setfl(&fd, OFlags::empty())?;
+    Ok(fd)
 }
 
 /// What makes `st` unfit as a record file, if anything.
@@ -201,9 +237,38 @@ fn refuse(path: &Path, why: &str) -> io::Error {
     )
 }
 
-fn annotate(path: &Path, e: RErrno) -> io::Error {
-    let e = io::Error::from(e);
-    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+/// A failed system call on a path: its errno, kept for the client's
+/// answer, and the path, for the log.
+#[derive(Debug)]
+struct PathError {
+    errno: RErrno,
+    text: String,
+}
+
+impl std::fmt::Display for PathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for PathError {}
+
+fn annotate(path: &Path, errno: RErrno) -> io::Error {
+    let e = io::Error::from(errno);
+    let text = format!("{}: {e}", path.display());
+    io::Error::new(e.kind(), PathError { errno, text })
+}
+
+/// The errno of `e`, whether it came from a system call or through
+/// [`annotate`].
+pub fn errno_of(e: &io::Error) -> Option<RErrno> {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<PathError>())
+    {
+        Some(p) => Some(p.errno),
+        None => RErrno::from_io_error(e),
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub struct Store {
     file: File,
     /// The record file's permission bits, when opened.
     mode: u32,
+    /// Why the file is open for reading only, if so: what writers get.
+    read_only: Option<Errno>,
     lock: Lock,
     layout: Layout,
     audience: Audience,
@@ -35,7 +37,7 @@ pub struct Store {
 
 /// The errno of an I/O error.
 pub fn errno_of(e: &io::Error) -> Errno {
-    match (e.raw_os_error(), e.kind()) {
+    match (files::errno_of(e).map(|e| e.raw_os_error()), e.kind()) {
         (Some(n), _) => Errno(n),
         (None, io::ErrorKind::WriteZero) => Errno::ENOSPC,
         // A file the checks refuse: as if the daemon could not open it.
@@ -60,10 +62,11 @@ impl Store {
     /// `audience`, and the private lock file; see [`crate::store::files`].
     pub fn open(file: &Path, lock: &Path, layout: Layout, audience: Audience) -> io::Result<Store> {
         let me = Me::current();
-        let (records, mode) = files::open_records(file, audience, me)?;
+        let records = files::open_records(file, audience, me)?;
         Ok(Store {
-            file: records,
-            mode,
+            file: records.file,
+            mode: records.mode,
+            read_only: records.read_only.map(|e| Errno(e.raw_os_error())),
             lock: Lock::new(files::open_lock(lock, me)?),
             layout,
             audience,
@@ -135,6 +138,9 @@ impl Store {
         watch: &dyn Watch,
         f: impl FnOnce(&mut Table<Writes<'_>>, &File) -> Result<T, Errno>,
     ) -> Result<T, Errno> {
+        if let Some(e) = self.read_only {
+            return Err(e);
+        }
         let (file, layout, lock) = (&self.file, self.layout, &self.lock);
         let value = lock.exclusive(watch, || {
             let posix = fcntl_lock(file, Op::NonBlockingLockExclusive).is_ok();
@@ -174,9 +180,18 @@ impl Store {
     /// Keeps root's reserve allocated past the end of this log (see
     /// [`ROOT_RESERVE`]): at a listener's start, before any append.
     pub fn keep_reserve(&self) {
+        if self.read_only.is_some() {
+            return;
+        }
         if let Ok(st) = rustix::fs::fstat(&self.file) {
             keep_reserve(&self.file, u64::try_from(st.st_size).unwrap_or(0));
         }
+    }
+
+    /// Why the file is served to readers only, if it is: the errno its
+    /// writers get.
+    pub fn read_only(&self) -> Option<Errno> {
+        self.read_only
     }
 
     /// Whether others may read the file itself (its mode), so that the
