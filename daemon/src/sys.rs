@@ -160,6 +160,33 @@ pub fn user_name(uid: u32) -> Option<Vec<u8>> {
     )
 }
 
+/// The name of group `gid` (through NSS).
+pub fn group_name(gid: u32) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 16384];
+    // SAFETY: all-zero is a valid `struct group`.
+    let mut gr: libc::group = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: every pointer refers to a live local; `buf` is as long as said.
+    let ret = unsafe {
+        libc::getgrgid_r(
+            gid,
+            &mut gr,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if ret != 0 || result.is_null() {
+        return None;
+    }
+    // SAFETY: gr_name points into `buf`, NUL-terminated.
+    Some(
+        unsafe { std::ffi::CStr::from_ptr(gr.gr_name) }
+            .to_bytes()
+            .to_vec(),
+    )
+}
+
 /// Forks: `Ok(None)` in the child, `Ok(Some(pid))` in the parent.
 pub fn fork() -> io::Result<Option<i32>> {
     // SAFETY: the daemon is single-threaded, so the child may run Rust code.

@@ -27,11 +27,11 @@
 
 use crate::accept::admission::Admission;
 use crate::accept::peer::Peer;
-use crate::cli::args::Config;
+use crate::cli::args::{Config, Daemon};
 use crate::serve::session::Settle;
 use crate::serve::{policy, session};
-use crate::store::files;
 use crate::store::records::Store;
+use crate::store::{files, notice};
 use crate::{sys, Failure};
 use proto::codec::REFUSED;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -96,16 +96,27 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
         None => inherit()?,
     };
     // Refuse to start on a record or lock file that is not fit; an append
-    // log gets root's reserve from the start.
-    let store = Store::open(&cfg.file, &cfg.lock, cfg.layout, session::audience(cfg))
-        .map_err(|e| Failure::System(e.to_string()))?;
-    if cfg.daemon == crate::cli::args::Daemon::Wtmpd {
-        store.keep_reserve();
+    // log gets root's reserve from the start. A log wtmpd may not open
+    // (root's alone after a `mv` or `chmod`, or deleted) is reported
+    // instead: root's records still reach it, through the descriptor
+    // root's shim hands over (`Session::append`).
+    let audience = session::audience(cfg);
+    match Store::open(&cfg.file, &cfg.lock, cfg.layout, audience) {
+        Ok(store) => {
+            if cfg.daemon == Daemon::Wtmpd {
+                store.keep_reserve();
+            }
+            if audience == files::Audience::Everyone && !store.open_to_others() {
+                eprintln!("{}: warning: {}", cfg.daemon.name(), store.closed_warning());
+            }
+        }
+        Err(e) if cfg.daemon == Daemon::Wtmpd && !files::is_refusal(&e) => {
+            files::open_lock(&cfg.lock, files::Me::current())
+                .map_err(|e| Failure::System(e.to_string()))?;
+            notice::once(cfg.daemon.name(), &cfg.file, &cfg.lock, audience, &e);
+        }
+        Err(e) => return Err(Failure::System(e.to_string())),
     }
-    if session::audience(cfg) == files::Audience::Everyone && !store.open_to_others() {
-        eprintln!("{}: warning: {}", cfg.daemon.name(), store.closed_warning());
-    }
-    drop(store);
     for p in [&cfg.file, &cfg.lock] {
         if let Some(w) = files::directory_warning(p) {
             eprintln!("{}: warning: {w}", cfg.daemon.name());

@@ -72,6 +72,29 @@ impl Store {
         })
     }
 
+    /// The record file `records`, handed over by a client and checked
+    /// ([`files::check_passed`]), at `file`, with the private lock file:
+    /// appends through it are serialised with every other writer of the
+    /// daemon's, as its own are.
+    pub fn adopt(
+        records: File,
+        file: &Path,
+        lock: &Path,
+        layout: Layout,
+        audience: Audience,
+    ) -> io::Result<Store> {
+        let mode = rustix::fs::fstat(&records)?.st_mode & 0o7777;
+        Ok(Store {
+            file: records,
+            mode,
+            lock: Lock::new(files::open_lock(lock, Me::current())?),
+            layout,
+            audience,
+            paths: (file.to_path_buf(), lock.to_path_buf()),
+            scanner: None,
+        })
+    }
+
     /// Reads for ordinary user `uid`: each chunk waits for that user's
     /// scan slot ([`crate::store::lock`]).
     pub fn limit_scans(&mut self, uid: u32) {
