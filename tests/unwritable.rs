@@ -45,17 +45,30 @@ member() {
     n=$((n+1)); printf 'member %s: ' "$1"
     setpriv --reuid=$MEMBER --regid=$MEMBER --groups=utmp "$CTL" wtmp /var/log/$L 7 "$1" pts/$n p$n 1 h$n 1700000000 || true
 }
+# utmps-write (as utmps-boot writes boot records), to wtmp; glibc's own
+# updwtmpx in the glibc run.
+writer() {
+    [ $L = wtmp ] || return 0
+    n=$((n+1)); printf 'writer %s: ' "$1"
+    if [ -n "$SHIM" ]; then
+        LD_PRELOAD= "$WRITE" -w -l "$1" -p 1 -h h$n -T 1700000000 p$n USER_PROCESS pts/$n && echo ok || true
+    else
+        "$CTL" wtmp /var/log/$L 7 "$1" pts/$n p$n 1 h$n 1700000000 || true
+    fi
+}
 show() { echo "== $1: $(stat -c '%U:%G %a' /var/log/$L 2>&1)"; LD_PRELOAD= $LAST -f /var/log/$L -w --time-format notime 2>&1 | grep -v ' begins' | sed 's/ *$//'; }
 root before; member early; show fine
 chown root:root /var/log/$L; chmod 0644 /var/log/$L
-root chmod1; member chmod2; root chmod3; show chmod
+root chmod1; member chmod2; root chmod3; writer wchmod; show chmod
 chown root:utmp /var/log/$L; chmod $M /var/log/$L
 root fixed; show fixed
 LD_PRELOAD= utmpdump /var/log/$L 2>/dev/null | LD_PRELOAD= utmpdump -r > /var/log/$L.new 2>/dev/null
 mv /var/log/$L.new /var/log/$L
-root mv1; member mv2; root mv3; show mv
+root mv1; member mv2; root mv3; writer wmv; show mv
 rm /var/log/$L
 member rm1; root rm2; member rm3; root rm4; show rm
+rm -f /var/log/$L
+writer wrm; show again
 "#;
 
 /// The scenario on log `l`, through the shim and the daemons or not:
@@ -68,6 +81,7 @@ fn scenario(l: &str, ours: bool) -> (String, String) {
         .env("SHIM", if ours { shim() } else { "".into() })
         .env("WTMPD", daemon("utmps-wtmpd"))
         .env("CTL", c_program("utmpctl", Cc::Gnu))
+        .env("WRITE", daemon("utmps-write"))
         .env("MEMBER", MEMBER)
         .env("OUT", dir.path())
         .run();
@@ -116,7 +130,7 @@ fn after_chmod_and_mv_the_logs_get_what_glibc_writes() {
         let upto_rm = |t: &str| {
             t.lines()
                 .take_while(|l| !l.starts_with("member rm1") && !l.starts_with("root rm2"))
-                .filter(|l| !l.starts_with("root "))
+                .filter(|l| !l.starts_with("root ") && !l.starts_with("writer "))
                 .map(|l| l.replace(&format!(": err {}", libc::ENOENT), ": ok"))
                 .collect::<Vec<_>>()
         };
@@ -129,7 +143,11 @@ fn after_chmod_and_mv_the_logs_get_what_glibc_writes() {
         }
         // Root's records after chmod and mv are there, in order.
         let mv = section(&ours, "mv");
-        for who in ["before", "chmod1", "chmod3", "fixed", "mv1", "mv3"] {
+        let mut expected = vec!["before", "chmod1", "chmod3", "fixed", "mv1", "mv3"];
+        if l == "wtmp" {
+            expected.extend(["early", "wchmod", "wmv"]);
+        }
+        for who in expected {
             assert_eq!(
                 mv.iter().filter(|r| r.starts_with(who)).count(),
                 1,
@@ -193,6 +211,13 @@ fn after_rm_roots_next_record_makes_the_log_anew() {
             .collect();
         got.sort();
         assert_eq!(got, want, "{l}: {rm:?}");
+        if l == "wtmp" {
+            // utmps-write (boot records) makes it anew as the shim does.
+            assert_eq!(line(&ours, "wrm").as_deref(), Some("ok"));
+            let again = section(&ours, "again");
+            assert!(again.iter().any(|r| r.starts_with("wrm ")), "{again:?}");
+            assert!(ours.contains("== again: root:utmp 664"), "{ours}");
+        }
     }
 }
 

@@ -9,13 +9,12 @@ use crate::sys::{self, Fd};
 use core::ffi::CStr;
 use proto::{trust, Errno};
 
-/// The file behind a log daemon, glibc's `_PATH_WTMP` and `_PATH_BTMP`,
-/// and the mode it is created with (the distributions'): fixed here,
-/// never taken from the environment or from the name the caller used.
+/// The file behind a log daemon and the mode it is created with
+/// ([`trust::WTMP`]), whatever name the caller used for it.
 fn log(service: Service) -> Option<(&'static CStr, u32)> {
     match service {
-        Service::Wtmpd => Some((c"/var/log/wtmp", 0o664)),
-        Service::Btmpd => Some((c"/var/log/btmp", 0o660)),
+        Service::Wtmpd => Some(trust::WTMP),
+        Service::Btmpd => Some(trust::BTMP),
         Service::Utmpd => None,
     }
 }
