@@ -73,14 +73,14 @@ writer wrm; show again
 
 /// The scenario on log `l`, through the shim and the daemons or not:
 /// its transcript, and the daemon's log.
-fn scenario(l: &str, ours: bool) -> (String, String) {
+fn scenario(l: &str, ours: bool, cc: Cc) -> (String, String) {
     let dir = shared_dir(&format!("unwritable-{l}"));
     let o = Run::new("unshare")
         .args(["-m", "sh", "-c", SCENARIO])
         .env("L", l)
         .env("SHIM", if ours { shim() } else { "".into() })
         .env("WTMPD", daemon("utmps-wtmpd"))
-        .env("CTL", c_program("utmpctl", Cc::Gnu))
+        .env("CTL", c_program("utmpctl", cc))
         .env("WRITE", daemon("utmps-write"))
         .env("MEMBER", MEMBER)
         .env("OUT", dir.path())
@@ -121,49 +121,54 @@ fn setup() {
 fn after_chmod_and_mv_the_logs_get_what_glibc_writes() {
     setup();
     for l in ["wtmp", "btmp"] {
-        let (ours, log) = scenario(l, true);
-        let (glibc, _) = scenario(l, false);
-        println!("{l}, ours:\n{ours}\n{l}, glibc:\n{glibc}\n{l}, the daemon's log:\n{log}");
-        // Up to the `rm`: what `last` shows, and the member's refusals.
-        // glibc's `updwtmpx` returns nothing and leaves ENOENT behind when
-        // it wrote (its look for a `wtmpx` beside the file): a success.
-        let upto_rm = |t: &str| {
-            t.lines()
-                .take_while(|l| !l.starts_with("member rm1") && !l.starts_with("root rm2"))
-                .filter(|l| !l.starts_with("root ") && !l.starts_with("writer "))
-                .map(|l| l.replace(&format!(": err {}", libc::ENOENT), ": ok"))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(upto_rm(&ours), upto_rm(&glibc), "{l}");
-        let roots = ours
-            .lines()
-            .filter(|r| r.starts_with("root ") && !r.contains(" rm"));
-        for r in roots {
-            assert!(r.ends_with(": ok"), "{l}: {r}");
-        }
-        // Root's records after chmod and mv are there, in order.
-        let mv = section(&ours, "mv");
-        let mut expected = vec!["before", "chmod1", "chmod3", "fixed", "mv1", "mv3"];
-        if l == "wtmp" {
-            expected.extend(["early", "wchmod", "wmv"]);
-        }
-        for who in expected {
-            assert_eq!(
-                mv.iter().filter(|r| r.starts_with(who)).count(),
-                1,
-                "{l}: {who}: {mv:?}"
+        let (glibc, _) = scenario(l, false, Cc::Gnu);
+        // The shim in a glibc and in a musl program.
+        for cc in Cc::ALL {
+            let (ours, log) = scenario(l, true, cc);
+            println!(
+                "{l}, ours ({cc:?}):\n{ours}\n{l}, glibc:\n{glibc}\n{l}, the daemon's log:\n{log}"
             );
+            // Up to the `rm`: what `last` shows, and the member's refusals.
+            // glibc's `updwtmpx` returns nothing and leaves ENOENT behind when
+            // it wrote (its look for a `wtmpx` beside the file): a success.
+            let upto_rm = |t: &str| {
+                t.lines()
+                    .take_while(|l| !l.starts_with("member rm1") && !l.starts_with("root rm2"))
+                    .filter(|l| !l.starts_with("root ") && !l.starts_with("writer "))
+                    .map(|l| l.replace(&format!(": err {}", libc::ENOENT), ": ok"))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(upto_rm(&ours), upto_rm(&glibc), "{l} {cc:?}");
+            let roots = ours
+                .lines()
+                .filter(|r| r.starts_with("root ") && !r.contains(" rm"));
+            for r in roots {
+                assert!(r.ends_with(": ok"), "{l}: {r}");
+            }
+            // Root's records after chmod and mv are there, in order.
+            let mv = section(&ours, "mv");
+            let mut expected = vec!["before", "chmod1", "chmod3", "fixed", "mv1", "mv3"];
+            if l == "wtmp" {
+                expected.extend(["early", "wchmod", "wmv"]);
+            }
+            for who in expected {
+                assert_eq!(
+                    mv.iter().filter(|r| r.starts_with(who)).count(),
+                    1,
+                    "{l}: {who}: {mv:?}"
+                );
+            }
+            // The daemon said it once per state of the file, with the fix.
+            let warnings: Vec<_> = log.lines().filter(|r| r.contains("warning")).collect();
+            let mode = if l == "wtmp" { "0664" } else { "0660" };
+            let fix = format!("Fix: chown root:utmp /var/log/{l}; chmod {mode} /var/log/{l}");
+            assert_eq!(
+                warnings.iter().filter(|w| w.contains(&fix)).count(),
+                2,
+                "{l}: chmod and mv, once each: {log}"
+            );
+            assert_eq!(warnings.len(), 3, "{l}: and once for rm: {log}");
         }
-        // The daemon said it once per state of the file, with the fix.
-        let warnings: Vec<_> = log.lines().filter(|r| r.contains("warning")).collect();
-        let mode = if l == "wtmp" { "0664" } else { "0660" };
-        let fix = format!("Fix: chown root:utmp /var/log/{l}; chmod {mode} /var/log/{l}");
-        assert_eq!(
-            warnings.iter().filter(|w| w.contains(&fix)).count(),
-            2,
-            "{l}: chmod and mv, once each: {log}"
-        );
-        assert_eq!(warnings.len(), 3, "{l}: and once for rm: {log}");
     }
 }
 
@@ -171,8 +176,8 @@ fn after_chmod_and_mv_the_logs_get_what_glibc_writes() {
 fn after_rm_roots_next_record_makes_the_log_anew() {
     setup();
     for l in ["wtmp", "btmp"] {
-        let (ours, _) = scenario(l, true);
-        let (glibc, _) = scenario(l, false);
+        let (ours, _) = scenario(l, true, Cc::Musl);
+        let (glibc, _) = scenario(l, false, Cc::Gnu);
         println!("{l}, ours:\n{ours}\n{l}, glibc:\n{glibc}");
         let eacces = format!("err {}", libc::EACCES);
         let line = |t: &str, who: &str| {
