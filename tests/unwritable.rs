@@ -226,21 +226,33 @@ fn after_rm_roots_next_record_makes_the_log_anew() {
     }
 }
 
-#[test]
-fn only_the_log_itself_is_taken_and_no_link_is_followed() {
-    setup();
-    let dir = shared_dir("unwritable-attack");
-    let script = r#"
+/// The start of a script: /var/log and /run/utmps of its own, wtmp made
+/// with `install -o OWNERSHIP`, and wtmpd alone on it as user utmp.
+fn wtmpd_alone(ownership: &str) -> String {
+    format!(
+        r#"
 set -eu
 umask 022
 mount -t tmpfs -o mode=0755 tmpfs /var/log
 mount -t tmpfs -o mode=0755 tmpfs /run/utmps
 chown utmp:utmp /run/utmps
-install -o root -g root -m 0644 /dev/null /var/log/wtmp
+install -o {ownership} /dev/null /var/log/wtmp
 cd /var/log
 setpriv --reuid=utmp --regid=utmp --init-groups --pdeathsig KILL \
     "$WTMPD" --listen /run/utmps/.wtmpd-socket --lock /run/utmps/wtmp.lock wtmp 2>>"$OUT/wtmpd.log" &
 while [ ! -S /run/utmps/.wtmpd-socket ]; do sleep 0.01; done
+"#
+    )
+}
+
+#[test]
+fn only_the_log_itself_is_taken_and_no_link_is_followed() {
+    setup();
+    let dir = shared_dir("unwritable-attack");
+    let script = &format!(
+        "{}{}",
+        wtmpd_alone("root -g root -m 0644"),
+        r#"
 member() { setpriv --reuid=$MEMBER --regid=$MEMBER --groups=utmp "$@"; }
 # A writers'-group member hands over a file of their own, then the log
 # opened for reading only: neither is written.
@@ -253,7 +265,8 @@ install -o root -g utmp -m 0664 /dev/null "$OUT/target"
 rm /var/log/wtmp; ln -s "$OUT/target" /var/log/wtmp
 echo "root through a link: $(LD_PRELOAD="$SHIM" "$CTL" wtmp /var/log/wtmp 7 root pts/1 p1 1 || true)"
 echo "target: $(stat -c %s "$OUT/target")"
-"#;
+"#
+    );
     let o = Run::new("unshare")
         .args(["-m", "sh", "-c", script])
         .env("SHIM", shim())
@@ -277,4 +290,55 @@ echo "target: $(stat -c %s "$OUT/target")"
     assert!(out.contains("target: 0"), "{out}");
     assert!(log.contains("not the file at wtmp"), "{log}");
     assert!(log.contains("not open for writing"), "{log}");
+}
+
+/// One root process keeps its wtmpd connection (`A`) across a `mv` of a
+/// file of root's over wtmp and an `rm`: each append lands, in the file
+/// at the path, as glibc's (which opens the path anew for each record).
+#[test]
+fn a_kept_connection_hands_over_on_the_same_connection() {
+    setup();
+    let dir = shared_dir("unwritable-kept");
+    let script = &format!(
+        "{}{}",
+        wtmpd_alone("root -g utmp -m 0664"),
+        r#"
+mkfifo "$OUT/in"
+LD_PRELOAD="$SHIM" "$CTL" appends /var/log/wtmp < "$OUT/in" > "$OUT/results" &
+exec 4>"$OUT/in"
+n=0
+append() {
+    n=$((n+1)); echo "7 $1 pts/$n k$n 1" >&4
+    for _ in $(seq 500); do [ "$(wc -l < "$OUT/results")" -ge $n ] && return 0; sleep 0.01; done
+    return 1
+}
+append kept1
+install -o root -g root -m 0644 /dev/null /var/log/wtmp.new; mv /var/log/wtmp.new /var/log/wtmp
+append kept2
+echo "after mv: $(last -f /var/log/wtmp -w | grep -c kept)"
+rm /var/log/wtmp
+append kept3
+exec 4>&-
+wait $!
+echo "results: $(tr '\n' ' ' < "$OUT/results")"
+echo "file: $(stat -c '%U:%G %a' /var/log/wtmp)"
+last -f /var/log/wtmp -w --time-format notime | grep kept
+"#
+    );
+    let o = Run::new("unshare")
+        .args(["-m", "sh", "-c", script])
+        .env("SHIM", shim())
+        .env("WTMPD", daemon("utmps-wtmpd"))
+        .env("CTL", c_program("utmpctl", Cc::Gnu))
+        .env("OUT", dir.path())
+        .run();
+    let out = o.ok();
+    assert!(out.contains("results: ok ok ok "), "{o}");
+    // The file moved over wtmp got kept2 alone; the new one, made by the
+    // shim after the rm, kept3 alone.
+    assert!(out.contains("after mv: 1\n"), "{o}");
+    assert!(out.contains("file: root:utmp 664"), "{o}");
+    let users: Vec<_> = out.lines().filter_map(|l| l.strip_prefix("kept")).collect();
+    assert_eq!(users.len(), 1, "only kept3 in the new file: {o}");
+    assert!(users[0].starts_with('3'), "{o}");
 }
