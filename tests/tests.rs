@@ -31,5 +31,6 @@ mod reads;
 mod rotation;
 mod security;
 mod symbols;
+mod unwritable;
 mod utempter;
 mod write;

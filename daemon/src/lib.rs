@@ -34,6 +34,7 @@ pub mod store {
     pub mod budget;
     pub mod files;
     pub mod lock;
+    pub mod notice;
     pub mod records;
 }
 pub mod sys;

@@ -135,26 +135,50 @@ pub fn getpid() -> i32 {
 
 /// The name of user `uid` (through NSS).
 pub fn user_name(uid: u32) -> Option<Vec<u8>> {
-    let mut buf = vec![0u8; 4096];
     // SAFETY: all-zero is a valid `struct passwd`.
-    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer refers to a live local; `buf` is as long as said.
-    let ret = unsafe {
-        libc::getpwuid_r(
-            uid,
-            &mut pw,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        )
-    };
+    let pw: libc::passwd = unsafe { std::mem::zeroed() };
+    nss_name(
+        pw,
+        4096,
+        // SAFETY: every pointer refers to a live local of `nss_name`;
+        // `buf` is as long as said.
+        |pw, buf, len, result| unsafe { libc::getpwuid_r(uid, pw, buf, len, result) },
+        |pw| pw.pw_name,
+    )
+}
+
+/// The name of group `gid` (through NSS).
+pub fn group_name(gid: u32) -> Option<Vec<u8>> {
+    // SAFETY: all-zero is a valid `struct group`.
+    let gr: libc::group = unsafe { std::mem::zeroed() };
+    nss_name(
+        gr,
+        // Room for a group's member list.
+        16384,
+        // SAFETY: as in `user_name`.
+        |gr, buf, len, result| unsafe { libc::getgrgid_r(gid, gr, buf, len, result) },
+        |gr| gr.gr_name,
+    )
+}
+
+/// One reentrant NSS look-up (`getpwuid_r`, `getgrgid_r`) into `entry`,
+/// with `room` bytes for its strings: the name it found.
+fn nss_name<T>(
+    mut entry: T,
+    room: usize,
+    lookup: impl FnOnce(*mut T, *mut libc::c_char, usize, *mut *mut T) -> libc::c_int,
+    name: impl FnOnce(&T) -> *const libc::c_char,
+) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; room];
+    let mut result: *mut T = std::ptr::null_mut();
+    let ret = lookup(&mut entry, buf.as_mut_ptr().cast(), buf.len(), &mut result);
     if ret != 0 || result.is_null() {
         return None;
     }
-    // SAFETY: pw_name points into `buf`, NUL-terminated.
+    // SAFETY: the name points into `buf`, NUL-terminated, which lives
+    // until the copy is made.
     Some(
-        unsafe { std::ffi::CStr::from_ptr(pw.pw_name) }
+        unsafe { std::ffi::CStr::from_ptr(name(&entry)) }
             .to_bytes()
             .to_vec(),
     )

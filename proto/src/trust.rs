@@ -12,6 +12,15 @@ pub const SOCKET_DIR: &CStr = c"/run/utmps";
 
 use core::ffi::CStr;
 
+/// The logs behind wtmpd and the btmp wtmpd (glibc's `_PATH_WTMP` and
+/// `_PATH_BTMP`), with the mode a client creates a missing one with (the
+/// distributions'), when it hands the daemon its own descriptor of a log
+/// the daemon cannot open (DESIGN.md, "A log the daemons cannot open").
+/// Fixed: never a path from the environment or the caller.
+pub const WTMP: (&CStr, u32) = (c"/var/log/wtmp", 0o664);
+/// See [`WTMP`].
+pub const BTMP: (&CStr, u32) = (c"/var/log/btmp", 0o660);
+
 /// Who a client is, for [`may_talk_to`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Caller {

@@ -137,6 +137,19 @@ impl Conn {
         self.send_all(bytes.get(sent..).unwrap_or_default(), deadline)
     }
 
+    /// Sends one request, with descriptor `pass` attached if any.
+    pub fn send_maybe_with_fd(
+        &self,
+        req: &Request,
+        pass: Option<&Fd>,
+        deadline: Deadline,
+    ) -> Result<(), Errno> {
+        match pass {
+            Some(fd) => self.send_with_fd(req, fd.raw(), deadline),
+            None => self.send(req, deadline),
+        }
+    }
+
     /// Receives exactly `buf.len()` bytes. A peer that closes first gives
     /// `ECONNRESET`.
     pub fn recv(&self, buf: &mut [u8], deadline: Deadline) -> Result<(), Errno> {
@@ -223,9 +236,15 @@ pub fn is_lost(e: Errno) -> bool {
     e == Errno::ECONNRESET || e == Errno::EPIPE
 }
 
-/// wtmpd's whole conversation: connect, append one record, read the status.
-pub fn append(socket: &[u8], record: &proto::Record, deadline: Deadline) -> Result<(), Errno> {
+/// wtmpd's whole conversation: connect, append one record (with the log's
+/// descriptor `log` attached, if any), read the status.
+pub fn append(
+    socket: &[u8],
+    record: &proto::Record,
+    log: Option<&Fd>,
+    deadline: Deadline,
+) -> Result<(), Errno> {
     let conn = Conn::connect(socket, deadline)?;
-    conn.send(&Request::Append(*record), deadline)?;
+    conn.send_maybe_with_fd(&Request::Append(*record), log, deadline)?;
     conn.recv_status(deadline)?
 }

@@ -15,6 +15,7 @@
 mod client;
 mod config;
 mod file;
+mod handover;
 mod host;
 mod libutempter;
 mod libutil;

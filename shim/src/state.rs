@@ -5,6 +5,7 @@
 use crate::client::{self, Conn, Deadline};
 use crate::config::{self, Service};
 use crate::file::{self, FdStorage};
+use crate::handover;
 use crate::host;
 use crate::lock;
 use crate::paths::{self, Route};
@@ -441,13 +442,35 @@ impl State {
             self.log_conn = None;
             self.log_service = service;
         }
+        match self.append_with(service, record, None, dl) {
+            // The daemon may not open the log: once more with the
+            // caller's own descriptor of it, as glibc would have written
+            // it directly (see `handover`). What the caller may not open
+            // either is lost, with the daemon's refusal.
+            Err(e) if e == Errno::EACCES => match handover::open(service) {
+                Ok(log) => self.append_with(service, record, Some(&log), dl),
+                Err(_) => Err(e),
+            },
+            r => r,
+        }
+    }
+
+    /// One append on the kept connection (`A`), or on a connection of its
+    /// own (`+`) with skarnet's wtmpd; `log` attached if any.
+    fn append_with(
+        &mut self,
+        service: Service,
+        record: &Record,
+        log: Option<&Fd>,
+        dl: Deadline,
+    ) -> Result<(), Errno> {
         let kept = self.extended_on(Slot::Log, service, dl, |c| {
-            c.send(&Request::AppendKeep(*record), dl)?;
+            c.send_maybe_with_fd(&Request::AppendKeep(*record), log, dl)?;
             c.recv_status(dl)
         })?;
         match kept {
             Some(status) => status,
-            None => client::append(config::socket(service), record, dl),
+            None => client::append(config::socket(service), record, log, dl),
         }
     }
 

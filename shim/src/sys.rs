@@ -35,6 +35,13 @@ impl Fd {
     }
 }
 
+impl Fd {
+    /// The descriptor number, for passing it (`SCM_RIGHTS`).
+    pub fn raw(&self) -> c_int {
+        self.0
+    }
+}
+
 impl Drop for Fd {
     fn drop(&mut self) {
         // SAFETY: we own the descriptor; close errors leave nothing to do.
@@ -106,6 +113,21 @@ pub fn own_uid() -> Option<u32> {
     (r == e).then_some(r)
 }
 
+/// Whether the effective uid is 0: the rights `open` and `fchown` use.
+pub fn effective_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// `fchown(fd, uid, gid)` then `fchmod(fd, mode)`: a new file's owner and
+/// exact mode, whatever the umask.
+pub fn set_owner_mode(fd: &Fd, uid: u32, gid: u32, mode: u32) -> Result<(), Errno> {
+    // SAFETY: fchown and fchmod have no memory-safety preconditions.
+    check(unsafe { libc::fchown(fd.0, uid, gid) } as isize)?;
+    // SAFETY: as above.
+    check(unsafe { libc::fchmod(fd.0, mode as libc::mode_t) } as isize).map(|_| ())
+}
+
 /// The uid in the credentials of the server at the other end of `fd`
 /// (`SO_PEERCRED`: the process that listened on the socket).
 pub fn peer_uid(fd: &Fd) -> Result<u32, Errno> {
@@ -132,8 +154,19 @@ pub fn peer_uid(fd: &Fd) -> Result<u32, Errno> {
 /// call: `stat` and `fstat` are symbols of glibc 2.33, newer than the
 /// shim may import.
 pub fn owner(path: &CStr) -> Option<u32> {
+    ids(path).map(|(uid, _)| uid)
+}
+
+/// The group of `path`.
+pub fn group(path: &CStr) -> Option<u32> {
+    ids(path).map(|(_, gid)| gid)
+}
+
+/// The owner and group of `path` (`statx`).
+fn ids(path: &CStr) -> Option<(u32, u32)> {
     // SAFETY: all-zero is a valid statx.
     let mut st: libc::statx = unsafe { core::mem::zeroed() };
+    let want = libc::STATX_UID | libc::STATX_GID;
     // SAFETY: `path` is NUL-terminated and `st` a live statx.
     let ret = unsafe {
         libc::syscall(
@@ -141,11 +174,11 @@ pub fn owner(path: &CStr) -> Option<u32> {
             libc::AT_FDCWD,
             path.as_ptr(),
             0,
-            libc::STATX_UID,
+            want,
             &mut st as *mut libc::statx,
         )
     };
-    (ret == 0 && st.stx_mask & libc::STATX_UID != 0).then_some(st.stx_uid)
+    (ret == 0 && st.stx_mask & want == want).then_some((st.stx_uid, st.stx_gid))
 }
 
 /// The value of environment variable `name`.

@@ -10,6 +10,10 @@
  *   attacker fds SOCKET N           one wtmpd connection, N `A` requests each with
  *                                   a descriptor attached; prints "sent K", then
  *                                   waits for a line on stdin before it exits
+ *   attacker handover SOCKET FILE FLAGS
+ *                                   one wtmpd `A` request with FILE (opened with
+ *                                   open(2) FLAGS, a number) attached; prints the
+ *                                   status byte of the reply
  *   attacker pty N PROG ARGS...     opens ptys (/dev/ptmx) until it holds pts/N, makes
  *                                   that master descriptor 0 and runs PROG
  *   attacker appends SOCKET N       opens a pty of its own and sends wtmpd N `T` adds
@@ -271,6 +275,23 @@ int main(int argc, char **argv)
         char line[16];
         if (!fgets(line, sizeof line, stdin))
             return 0;
+        return 0;
+    }
+    if (argc == 5 && !strcmp(argv[1], "handover")) {
+        int fd = sock(0);
+        int pass = open(argv[3], atoi(argv[4]));
+        if (pass < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+            printf("open or connect %d\n", errno);
+            return 1;
+        }
+        char req[401];
+        append_request(req, "nobody-at-all", "pts/0");
+        unsigned char status;
+        if (send_with_fd(fd, req, sizeof req, pass) != 0 || recv_all(fd, (char *)&status, 1) != 0) {
+            printf("lost %d\n", errno);
+            return 1;
+        }
+        printf("%d\n", status);
         return 0;
     }
     if (argc == 4 && !strcmp(argv[1], "appends")) {

@@ -27,11 +27,11 @@
 
 use crate::accept::admission::Admission;
 use crate::accept::peer::Peer;
-use crate::cli::args::Config;
+use crate::cli::args::{Config, Daemon};
 use crate::serve::session::Settle;
 use crate::serve::{policy, session};
-use crate::store::files;
 use crate::store::records::Store;
+use crate::store::{files, notice};
 use crate::{sys, Failure};
 use proto::codec::REFUSED;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -97,36 +97,32 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
     };
     // Refuse to start on a lock file that is not fit: it is the daemon's
     // own, and without it writers are not serialised. A record file that
-    // cannot be opened (a read-only or missing /var/log, a file refused)
-    // is said once here and served as it is: each connection opens it
-    // anew and answers with the errno glibc's own open() would give, so
+    // cannot be opened, or only for reading (a read-only or missing
+    // /var/log; root's alone after a `mv` or `chmod`; a file refused), is
+    // reported once with its fix ([`notice`]) and served as it is: each
+    // connection opens it anew and answers with the errno glibc's own
+    // open() would give (root's records still reach a log root's shim can
+    // open, through the descriptor it hands over: `Session::append`), so
     // the daemon serves it as soon as it is fit, and no supervisor
     // restarts it in a loop meanwhile. An append log gets root's reserve
     // from the start.
-    match Store::open(&cfg.file, &cfg.lock, cfg.layout, session::audience(cfg)) {
+    let audience = session::audience(cfg);
+    match Store::open(&cfg.file, &cfg.lock, cfg.layout, audience) {
         Ok(store) => {
-            if cfg.daemon == crate::cli::args::Daemon::Wtmpd {
+            if cfg.daemon == Daemon::Wtmpd {
                 store.keep_reserve();
             }
-            if let Some(e) = store.read_only() {
-                eprintln!(
-                    "{}: warning: {}: {}: served to readers; writers get that error until the daemon may write it (no restart needed)",
-                    cfg.daemon.name(),
-                    cfg.file.display(),
-                    std::io::Error::from_raw_os_error(e.0)
-                );
+            if let Some(e) = store.read_only_error() {
+                notice::once(cfg.daemon.name(), &cfg.file, &cfg.lock, audience, &e);
             }
-            if session::audience(cfg) == files::Audience::Everyone && !store.open_to_others() {
+            if audience == files::Audience::Everyone && !store.open_to_others() {
                 eprintln!("{}: warning: {}", cfg.daemon.name(), store.closed_warning());
             }
         }
         Err(e) => {
             files::open_lock(&cfg.lock, files::Me::current())
                 .map_err(|e| Failure::System(e.to_string()))?;
-            eprintln!(
-                "{}: warning: {e}: its clients get that error until it can be opened (no restart needed)",
-                cfg.daemon.name()
-            );
+            notice::once(cfg.daemon.name(), &cfg.file, &cfg.lock, audience, &e);
         }
     }
     for p in [&cfg.file, &cfg.lock] {

@@ -2,9 +2,15 @@
 //! deadline for the whole conversation (utmps-write's).
 
 use proto::codec::{self, Request};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{self as rfs, Gid, Mode, OFlags, Uid};
 use rustix::io::Errno as RErrno;
-use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+use rustix::net::{
+    sendmsg, AddressFamily, SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketAddrUnix,
+    SocketFlags, SocketType,
+};
 use std::io::{self, Read, Write};
+use std::mem::MaybeUninit;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -100,9 +106,28 @@ fn connect_to(fd: &rustix::fd::OwnedFd, path: &Path, deadline: Deadline) -> io::
 /// else the daemon's errno; `EPIPE` when the daemon hangs up first (as
 /// skarnet's client), `ETIMEDOUT` past the deadline.
 pub fn request_status(s: &mut UnixStream, req: &Request, deadline: Deadline) -> io::Result<()> {
+    request_status_with(s, req, None, deadline)
+}
+
+/// [`request_status`], with descriptor `pass` attached to the first byte.
+pub fn request_status_with(
+    s: &mut UnixStream,
+    req: &Request,
+    pass: Option<&OwnedFd>,
+    deadline: Deadline,
+) -> io::Result<()> {
     let mut buf = [0u8; codec::MAX_REQUEST];
     let n = codec::encode_request(req, &mut buf);
     let mut sent = 0;
+    if let Some(fd) = pass {
+        s.set_write_timeout(left(deadline)?)?;
+        let fds = [fd.as_fd()];
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        control.push(SendAncillaryMessage::ScmRights(&fds));
+        let iov = [io::IoSlice::new(&buf[..n])];
+        sent = sendmsg(&*s, &iov, &mut control, SendFlags::NOSIGNAL).map_err(io::Error::from)?;
+    }
     while sent < n {
         s.set_write_timeout(left(deadline)?)?;
         match s.write(&buf[sent..n]) {
@@ -121,6 +146,34 @@ pub fn request_status(s: &mut UnixStream, req: &Request, deadline: Deadline) -> 
         }
     }
     codec::check_status(status[0]).map_err(|e| errno(e.0))
+}
+
+/// The log behind wtmpd ([`proto::trust::WTMP`]) opened for writing with
+/// this process's own rights, never through a symbolic link: what the
+/// shim hands a wtmpd that cannot open it (see `handover` in the shim,
+/// which this follows); created, for root alone and only when missing,
+/// `root:G 0664` with G the group of /run/utmps.
+pub fn open_log() -> io::Result<OwnedFd> {
+    let (path, mode) = proto::trust::WTMP;
+    let flags =
+        OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    loop {
+        match rfs::open(path, flags, Mode::empty()) {
+            Err(RErrno::NOENT) if rustix::process::geteuid().is_root() => {}
+            other => return other.map_err(io::Error::from),
+        }
+        match rfs::open(path, flags | OFlags::CREATE | OFlags::EXCL, Mode::empty()) {
+            Ok(fd) => {
+                let group = rfs::stat(proto::trust::SOCKET_DIR).map_or(0, |st| st.st_gid);
+                // Best effort, as the shim's.
+                let _ = rfs::fchown(&fd, Some(Uid::ROOT), Some(Gid::from_raw(group)));
+                let _ = rfs::fchmod(&fd, Mode::from_raw_mode(mode));
+                return Ok(fd);
+            }
+            Err(RErrno::EXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// An interrupted call is retried (`Ok`); a socket timeout is the

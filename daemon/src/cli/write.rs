@@ -9,7 +9,9 @@
 //! leap-second table, and the default sockets follow the shim's
 //! `UTMPS_UTMPD_SOCKET` and `UTMPS_WTMPD_SOCKET`, as the shim does: not
 //! for root, whose environment may be a user's (`su`). Either way the
-//! server's credentials are checked before anything is sent.
+//! server's credentials are checked before anything is sent. A wtmpd
+//! that cannot open its log gets the append again with utmps-write's own
+//! descriptor of `/var/log/wtmp` ([`client::open_log`]), as the shim's.
 
 use crate::cli::client::{self, Deadline};
 use crate::sys;
@@ -332,20 +334,30 @@ pub fn run(plan: &Plan) -> Result<(), Error> {
         })?;
     }
     if let Some(sock) = &plan.wtmp {
-        client::connect(sock, deadline)
-            .and_then(|mut s| {
-                client::request_status(&mut s, &Request::Append(plan.record), deadline)
+        let append = |log| {
+            client::connect(sock, deadline).and_then(|mut s| {
+                client::request_status_with(&mut s, &Request::Append(plan.record), log, deadline)
             })
-            .map_err(|e| {
-                Error::Fatal(
-                    111,
-                    format!(
-                        "unable to write wtmp entry via wtmpd at {}: {}",
-                        sock.display(),
-                        strerror(&e)
-                    ),
-                )
-            })?;
+        };
+        // A wtmpd that cannot open its log (root's alone, or deleted):
+        // once more with our own descriptor of it, as the shim does.
+        match append(None) {
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) => match client::open_log() {
+                Ok(log) => append(Some(&log)),
+                Err(_) => Err(e),
+            },
+            r => r,
+        }
+        .map_err(|e| {
+            Error::Fatal(
+                111,
+                format!(
+                    "unable to write wtmp entry via wtmpd at {}: {}",
+                    sock.display(),
+                    strerror(&e)
+                ),
+            )
+        })?;
     }
     Ok(())
 }

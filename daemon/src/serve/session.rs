@@ -5,8 +5,9 @@ use crate::accept::peer::{self, Peer};
 use crate::cli::args::{Config, Daemon};
 use crate::serve::policy;
 use crate::serve::pty;
-use crate::store::files::Audience;
+use crate::store::files::{self, Audience};
 use crate::store::lock::{self, Watch};
+use crate::store::notice;
 use crate::store::records::{self, Payer, Store};
 use crate::sys;
 use crate::Failure;
@@ -14,7 +15,7 @@ use proto::codec::{self, Request, RECORD_SIZE};
 use proto::matching::is_valid_id_query;
 use proto::record::LINE_SIZE;
 use proto::table::{self, Cursor};
-use proto::{Errno, Record};
+use proto::{Errno, Layout, Record};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendFlags};
 use std::cell::{Cell, OnceCell};
@@ -22,6 +23,7 @@ use std::fs::File;
 use std::io::{self, IoSliceMut, Read, Write};
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Serves the client on descriptors 0 and 1.
@@ -195,11 +197,7 @@ impl Lifetime {
 
 /// The request loop of one session.
 fn serve(cfg: &Config, peer: Peer, ch: &mut impl Channel) -> Result<(), Failure> {
-    let store = Store::open(&cfg.file, &cfg.lock, cfg.layout, audience(cfg)).map_err(|e| {
-        // Still answer the client: every request gets this errno.
-        eprintln!("{}: warning: {e}", cfg.daemon.name());
-        records::errno_of(&e)
-    });
+    let store = open_store(cfg);
     let mut session = Session::new(cfg, peer, store);
     let lifetime = Lifetime {
         ends: (!session.privileged()).then(|| Instant::now() + cfg.lifetime),
@@ -215,9 +213,15 @@ fn serve(cfg: &Config, peer: Peer, ch: &mut impl Channel) -> Result<(), Failure>
         if !quick {
             ch.settle();
         }
-        // A descriptor is taken by `T` alone; any other is closed at once,
-        // so no peer can make the daemon hold its descriptors.
-        let fd = ch.take_fd().filter(|_| matches!(req, Request::Pty { .. }));
+        // A descriptor is taken by `T`, and by wtmpd's appends (the log,
+        // from a privileged client, when the daemon cannot open it); any
+        // other is closed at once, so no peer can make the daemon hold its
+        // descriptors.
+        let fd = ch.take_fd().filter(|_| match req {
+            Request::Pty { .. } => true,
+            Request::Append(_) | Request::AppendKeep(_) => cfg.daemon == Daemon::Wtmpd,
+            _ => false,
+        });
         if lifetime.expired() {
             // Not performed: the client reconnects and sends it again.
             if req.is_extension() {
@@ -228,13 +232,13 @@ fn serve(cfg: &Config, peer: Peer, ch: &mut impl Channel) -> Result<(), Failure>
         if let Request::Append(r) = req {
             if cfg.daemon == Daemon::Wtmpd {
                 // skarnet's wtmpd: one append per connection.
-                let status = session.append(&r, &*ch);
+                let status = session.append(&r, fd, &*ch);
                 return ch.reply(&[codec::status(status)]);
             }
         }
         if let Request::AppendKeep(r) = req {
             let status = match cfg.daemon {
-                Daemon::Wtmpd => session.append(&r, &*ch),
+                Daemon::Wtmpd => session.append(&r, fd, &*ch),
                 Daemon::Utmpd => Err(Errno::EPROTO),
             };
             ch.reply(&[codec::status(status)])?;
@@ -249,6 +253,22 @@ fn serve(cfg: &Config, peer: Peer, ch: &mut impl Channel) -> Result<(), Failure>
         }
     }
     Ok(())
+}
+
+/// The store of `cfg`, or the errno every request gets when the daemon
+/// cannot open it (reported once per state of the file, with the fix).
+fn open_store(cfg: &Config) -> Result<Store, Errno> {
+    let report =
+        |e: &io::Error| notice::once(cfg.daemon.name(), &cfg.file, &cfg.lock, audience(cfg), e);
+    let store = Store::open(&cfg.file, &cfg.lock, cfg.layout, audience(cfg)).map_err(|e| {
+        report(&e);
+        records::errno_of(&e)
+    })?;
+    // Served to readers, refused to writers: said as well.
+    if let Some(e) = store.read_only_error() {
+        report(&e);
+    }
+    Ok(store)
 }
 
 /// A byte slice as a client (see [`serve_bytes`]).
@@ -483,6 +503,10 @@ struct Session {
     payer: Payer,
     /// Whether a read refused for the file's mode was logged.
     warned: bool,
+    /// The record file and the lock file, as configured.
+    paths: (PathBuf, PathBuf),
+    layout: Layout,
+    audience: Audience,
 }
 
 impl Session {
@@ -513,6 +537,9 @@ impl Session {
             private: cfg.private,
             peer_name: OnceCell::new(),
             warned: false,
+            paths: (cfg.file.clone(), cfg.lock.clone()),
+            layout: cfg.layout,
+            audience: audience(cfg),
         }
     }
 
@@ -731,14 +758,73 @@ impl Session {
         base_found(r.map(|rec| self.shown(&rec)))
     }
 
-    fn append(&mut self, record: &Record, watch: &dyn Watch) -> Result<(), Errno> {
+    /// wtmpd's append of `record`; `fd`, if any, the log as the client
+    /// opened it (see [`Session::append_through`]).
+    fn append(
+        &mut self,
+        record: &Record,
+        fd: Option<OwnedFd>,
+        watch: &dyn Watch,
+    ) -> Result<(), Errno> {
         policy::may_append(&self.peer, self.me, self.root_only)?;
-        self.append_admitted(record, watch)
+        match self.append_admitted(record, watch) {
+            // Not the daemon's to open: a privileged client's own
+            // descriptor of the file may do (an ordinary user's never).
+            Err(e) if e == Errno::EACCES => match fd.filter(|_| self.privileged) {
+                Some(fd) => self.append_through(fd, record, watch),
+                None => Err(e),
+            },
+            r => r,
+        }
+    }
+
+    /// Appends `record` through `fd`, the log as a privileged client
+    /// opened it with its own rights when the daemon could not (after an
+    /// administrator's `mv`, `rm` or `chmod` left it root's alone): only
+    /// when it is the very file at the daemon's path, open for writing
+    /// ([`files::check_passed`]); under the daemon's writers' lock and
+    /// the peer's budget, as its own appends. The client writes nothing
+    /// it could not have written itself with glibc, and the daemon nothing
+    /// but its own log.
+    fn append_through(
+        &mut self,
+        fd: OwnedFd,
+        record: &Record,
+        watch: &dyn Watch,
+    ) -> Result<(), Errno> {
+        let file = files::check_passed(fd, &self.paths.0).map_err(|why| {
+            eprintln!(
+                "{}: warning: refused the descriptor uid {} passed for {}: {why}",
+                self.daemon.name(),
+                self.peer.uid,
+                self.paths.0.display()
+            );
+            Errno::EACCES
+        })?;
+        let (path, lock) = &self.paths;
+        let mut store = Store::adopt(file, path, lock, self.layout, self.audience)
+            .map_err(|e| records::errno_of(&e))?;
+        store.append(watch, record, self.payer)
     }
 
     /// Appends `record`, admitted, charged to the peer.
     fn append_admitted(&mut self, record: &Record, watch: &dyn Watch) -> Result<(), Errno> {
         let payer = self.payer;
+        if self
+            .store
+            .as_ref()
+            .map_or(true, |s| s.read_only().is_some())
+        {
+            // Refused at the start of the session, or open for reading
+            // only: the file may have been fixed since (on a kept
+            // connection), or made by root's shim.
+            let (file, lock) = &self.paths;
+            self.store = Store::open(file, lock, self.layout, self.audience)
+                .map_err(|e| records::errno_of(&e));
+            if let (Ok(s), Payer::User(uid, _)) = (&mut self.store, payer) {
+                s.limit_scans(uid);
+            }
+        }
         let store = self.store()?;
         // A kept connection outlives a log rotation: append to the file
         // the path names now.

@@ -89,8 +89,12 @@ pub fn open_records(path: &Path, audience: Audience, me: Me) -> io::Result<Recor
                 match open_nonblocking(path, OFlags::RDONLY) {
                     Ok(fd) => (fd, Some(why)),
                     // Missing, on a read-only file system: as glibc's
-                    // open() of it, for readers and writers alike.
-                    Err(RErrno::NOENT) => return Err(annotate(path, RErrno::NOENT)),
+                    // open() of it, for readers and writers alike. (Missing
+                    // where the daemon may not create it stays EACCES: a
+                    // privileged client then hands over the log it makes.)
+                    Err(RErrno::NOENT) if why == RErrno::ROFS => {
+                        return Err(annotate(path, RErrno::NOENT))
+                    }
                     Err(_) => return Err(e),
                 }
             }
@@ -98,7 +102,14 @@ pub fn open_records(path: &Path, audience: Audience, me: Me) -> io::Result<Recor
         },
     };
     let st = rfs::fstat(&fd)?;
-    check_records(&st, audience, me).map_err(|why| refuse(path, &why))?;
+    check_records(&st, audience, me).map_err(|why| match read_only {
+        // Not the daemon's to write, and unfit besides (a btmp others may
+        // read): what it cannot do comes first, as when the daemon made
+        // no read-only attempt (a privileged client may still hand over
+        // the log for its appends).
+        Some(e) => annotate(path, e),
+        None => refuse(path, &why),
+    })?;
     Ok(Records {
         file: File::from(fd),
         mode: st.st_mode & 0o7777,
@@ -110,6 +121,18 @@ pub fn open_records(path: &Path, audience: Audience, me: Me) -> io::Result<Recor
 /// file: its own, unreadable to others, or any user could hold its lock.
 pub fn open_lock(path: &Path, me: Me) -> io::Result<File> {
     let fd = open_or_create(path, 0o600)?;
+    let st = rfs::fstat(&fd)?;
+    check_lock(&st, me).map_err(|why| refuse(path, &why))?;
+    Ok(File::from(fd))
+}
+
+/// Opens the daemon's private lock file as [`open_lock`] does, but only
+/// if it is there: for bookkeeping that must not leave a file behind.
+pub fn open_lock_if_there(path: &Path, me: Me) -> io::Result<File> {
+    let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY;
+    let fd =
+        rfs::open(path, flags | OFlags::NONBLOCK, Mode::empty()).map_err(|e| annotate(path, e))?;
+    rfs::fcntl_setfl(&fd, OFlags::empty())?;
     let st = rfs::fstat(&fd)?;
     check_lock(&st, me).map_err(|why| refuse(path, &why))?;
     Ok(File::from(fd))
@@ -180,6 +203,29 @@ fn open_nonblocking(path: &Path, access: OFlags) -> Result<rustix::fd::OwnedFd, 
     Ok(fd)
 }
 
+/// Takes `fd`, a descriptor of the record file that a privileged client
+/// opened with its own rights and handed over because the daemon could not
+/// open the file itself (see `Session::append`), only when it is open for
+/// writing, a regular file with one link, and the very file at `path` now
+/// (the path not followed if a symbolic link): so a client can make the
+/// daemon write nothing but the log it serves, and nothing it could not
+/// write itself. Its owner and mode are the client's business, as with
+/// glibc's own `updwtmp`.
+pub fn check_passed(fd: rustix::fd::OwnedFd, path: &Path) -> Result<File, String> {
+    let access = rfs::fcntl_getfl(&fd).map_err(|e| e.to_string())? & OFlags::RWMODE;
+    if access != OFlags::WRONLY && access != OFlags::RDWR {
+        return Err("not open for writing".into());
+    }
+    let st = rfs::fstat(&fd).map_err(|e| e.to_string())?;
+    check_common(&st)?;
+    let there = rfs::statat(rfs::CWD, path, rfs::AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if (there.st_dev, there.st_ino) != (st.st_dev, st.st_ino) {
+        return Err(format!("not the file at {}", path.display()));
+    }
+    Ok(File::from(fd))
+}
+
 /// What makes `st` unfit as a record file, if anything.
 pub fn check_records(st: &rfs::Stat, audience: Audience, me: Me) -> Result<(), String> {
     check_common(st)?;
@@ -233,8 +279,27 @@ fn check_common(st: &rfs::Stat) -> Result<(), String> {
 fn refuse(path: &Path, why: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::PermissionDenied,
-        format!("{}: refused: {why}", path.display()),
+        Refused(format!("{}: refused: {why}", path.display())),
     )
+}
+
+/// A file the checks refuse (as opposed to one the system would not open).
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Whether `e` is the checks' refusal of a file unfit for the daemon (a
+/// link, a foreign owner, a mode that means something else), not an
+/// error of the system's (no permission, no file).
+pub fn is_refusal(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Refused>())
 }
 
 /// A failed system call on a path: its errno, kept for the client's

@@ -75,6 +75,30 @@ impl Store {
         })
     }
 
+    /// The record file `records`, handed over by a client and checked
+    /// ([`files::check_passed`]), at `file`, with the private lock file:
+    /// appends through it are serialised with every other writer of the
+    /// daemon's, as its own are.
+    pub fn adopt(
+        records: File,
+        file: &Path,
+        lock: &Path,
+        layout: Layout,
+        audience: Audience,
+    ) -> io::Result<Store> {
+        let mode = rustix::fs::fstat(&records)?.st_mode & 0o7777;
+        Ok(Store {
+            file: records,
+            mode,
+            read_only: None,
+            lock: Lock::new(files::open_lock(lock, Me::current())?),
+            layout,
+            audience,
+            paths: (file.to_path_buf(), lock.to_path_buf()),
+            scanner: None,
+        })
+    }
+
     /// Reads for ordinary user `uid`: each chunk waits for that user's
     /// scan slot ([`crate::store::lock`]).
     pub fn limit_scans(&mut self, uid: u32) {
@@ -192,6 +216,14 @@ impl Store {
     /// writers get.
     pub fn read_only(&self) -> Option<Errno> {
         self.read_only
+    }
+
+    /// [`Store::read_only`] as the error to report, with the path.
+    pub fn read_only_error(&self) -> Option<io::Error> {
+        self.read_only.map(|e| {
+            let e = io::Error::from_raw_os_error(e.0);
+            io::Error::new(e.kind(), format!("{}: {e}", self.paths.0.display()))
+        })
     }
 
     /// Whether others may read the file itself (its mode), so that the
