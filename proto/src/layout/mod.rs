@@ -162,7 +162,7 @@ impl Shape {
             && self.addr + 16 == self.reserved
             && self.reserved + RESERVED_SIZE <= self.size
             && self.size <= MAX_SIZE
-            && self.size.is_multiple_of(self.align)
+            && self.size % self.align == 0
     }
 }
 
