@@ -328,6 +328,18 @@ mod lfs {
         ftruncate64 as ftruncate, lseek64 as lseek, off64_t as off_t, pread64 as pread,
         pwrite64 as pwrite, O_LARGEFILE,
     };
+
+    /// `fcntl(fd, F_SETLK, fl)` as the system call: glibc 2.28 gave
+    /// 32-bit targets a new `fcntl@GLIBC_2.28`, which an older glibc
+    /// lacks (the shim would not load there).
+    ///
+    /// # Safety
+    /// `fl` points to a live `flock`.
+    pub unsafe fn set_lock(fd: libc::c_int, fl: *mut libc::flock) -> libc::c_long {
+        // SAFETY: the caller's `fl` is live; fcntl64 with F_SETLK takes
+        // the 32-bit struct flock, enough for a whole-file lock.
+        unsafe { libc::syscall(libc::SYS_fcntl64, fd, libc::F_SETLK, fl) }
+    }
 }
 
 /// 64-bit targets: `off_t` is 64-bit and the kernel sets `O_LARGEFILE`.
@@ -335,6 +347,15 @@ mod lfs {
 mod lfs {
     pub use libc::{ftruncate, lseek, off_t, pread, pwrite};
     pub const O_LARGEFILE: libc::c_int = 0;
+
+    /// `fcntl(fd, F_SETLK, fl)`.
+    ///
+    /// # Safety
+    /// `fl` points to a live `flock`.
+    pub unsafe fn set_lock(fd: libc::c_int, fl: *mut libc::flock) -> libc::c_int {
+        // SAFETY: the caller's `fl` is live.
+        unsafe { libc::fcntl(fd, libc::F_SETLK, fl) }
+    }
 }
 
 /// `open(path, flags, 0644)`, close-on-exec.
@@ -389,7 +410,7 @@ pub fn try_lock(fd: &Fd, kind: c_int) -> Result<(), Errno> {
     fl.l_type = kind as libc::c_short;
     fl.l_whence = libc::SEEK_SET as libc::c_short;
     // SAFETY: `fl` is a live flock.
-    check(unsafe { libc::fcntl(fd.0, libc::F_SETLK, &mut fl) } as isize).map(|_| ())
+    check(unsafe { lfs::set_lock(fd.0, &mut fl) } as isize).map(|_| ())
 }
 
 /// One non-blocking `sendmsg` of `buf` with descriptor `pass` attached
@@ -429,7 +450,9 @@ pub fn send_with_fd(fd: &Fd, buf: &[u8], pass: c_int) -> Result<usize, Errno> {
 // defines, and -z defs will not leave them unresolved. Nothing unwinds
 // through the shim (panic = "abort"), so hidden routines of its own that
 // answer _URC_FAILURE (9) resolve them without linking libgcc, and without
-// exporting a symbol into every process.
+// exporting a symbol into every process. Debian 13's compiler_builtins
+// (rustc 1.85) names Rust's own, `rust_eh_personality`, in some of its
+// tables, which only std would define: the same routine answers for it.
 #[cfg(target_arch = "arm")]
 core::arch::global_asm!(
     ".pushsection .text.utmps_aeabi_unwind_cpp,\"ax\",%progbits",
@@ -442,9 +465,13 @@ core::arch::global_asm!(
     ".globl __aeabi_unwind_cpp_pr2",
     ".hidden __aeabi_unwind_cpp_pr2",
     ".type __aeabi_unwind_cpp_pr2, %function",
+    ".globl rust_eh_personality",
+    ".hidden rust_eh_personality",
+    ".type rust_eh_personality, %function",
     "__aeabi_unwind_cpp_pr0:",
     "__aeabi_unwind_cpp_pr1:",
     "__aeabi_unwind_cpp_pr2:",
+    "rust_eh_personality:",
     "mov r0, #9",
     "bx lr",
     ".popsection",
