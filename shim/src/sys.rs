@@ -232,7 +232,7 @@ mod weak {
 pub fn map_zeroed(len: usize) -> Result<*mut u8, Errno> {
     // SAFETY: an anonymous mapping at an address of the kernel's choice.
     let p = unsafe {
-        libc::mmap(
+        lfs::mmap(
             core::ptr::null_mut(),
             len,
             libc::PROT_READ | libc::PROT_WRITE,
@@ -324,9 +324,11 @@ pub fn recv(fd: &Fd, buf: &mut [u8]) -> Result<usize, Errno> {
 /// first version); musl's loader resolves the `*64` names to its own.
 #[cfg(target_pointer_width = "32")]
 mod lfs {
+    // (musl's off_t is 64-bit on every target, so a 32-bit one in
+    // `mmap`'s offset would be read with the next word of the stack.)
     pub use libc::{
-        ftruncate64 as ftruncate, lseek64 as lseek, off64_t as off_t, pread64 as pread,
-        pwrite64 as pwrite, O_LARGEFILE,
+        ftruncate64 as ftruncate, lseek64 as lseek, mmap64 as mmap, off64_t as off_t,
+        pread64 as pread, pwrite64 as pwrite, O_LARGEFILE,
     };
 
     /// `fcntl(fd, F_SETLK, fl)` as the system call: glibc 2.28 gave
@@ -345,7 +347,7 @@ mod lfs {
 /// 64-bit targets: `off_t` is 64-bit and the kernel sets `O_LARGEFILE`.
 #[cfg(target_pointer_width = "64")]
 mod lfs {
-    pub use libc::{ftruncate, lseek, off_t, pread, pwrite};
+    pub use libc::{ftruncate, lseek, mmap, off_t, pread, pwrite};
     pub const O_LARGEFILE: libc::c_int = 0;
 
     /// `fcntl(fd, F_SETLK, fl)`.
@@ -393,7 +395,10 @@ pub fn pwrite(fd: &Fd, buf: &[u8], offset: u64) -> Result<usize, Errno> {
 /// The size of the file.
 pub fn file_size(fd: &Fd) -> Result<u64, Errno> {
     // SAFETY: lseek has no memory-safety preconditions.
-    check(unsafe { lfs::lseek(fd.0, 0, libc::SEEK_END) } as isize).map(|n| n as u64)
+    let end = unsafe { lfs::lseek(fd.0, 0, libc::SEEK_END) };
+    // 64 bits on every target (not through `check`'s isize: 32-bit ones
+    // would see a file past 2 GiB as an error).
+    u64::try_from(end).map_err(|_| errno())
 }
 
 /// `ftruncate`.
