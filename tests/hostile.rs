@@ -423,7 +423,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write() {
             std::thread::sleep(Duration::from_micros(200 + rng.next_u64() % 3000));
             for &l in &listeners {
                 for pid in util::children_of(l) {
-                    if rng.next_u64().is_multiple_of(2) {
+                    if rng.next_u64() % 2 == 0 {
                         // SAFETY: kill(2) on a pid we just listed as our daemon's child.
                         unsafe { libc::kill(pid as i32, libc::SIGKILL) };
                         kills += 1;

@@ -202,9 +202,24 @@ pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
 /// into libc under version GLIBC_2.34, so a shim that imports it does not
 /// load at all on an older glibc, and it costs every process a symbol
 /// lookup at load for a question asked only on the first call.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub fn is_glibc() -> bool {
     // SAFETY: the helper only loads an address from the GOT.
     !unsafe { weak::gnu_get_libc_version_addr() }.is_null()
+}
+
+/// Elsewhere (i386, 32-bit ARM, ppc64le, riscv64, s390x: each its own way
+/// to load from the GOT), `confstr(_CS_GNU_LIBC_VERSION)`: glibc answers
+/// with its version's length, musl with 0 (EINVAL). Not `dlsym`, which is
+/// `dlsym@GLIBC_2.34` in the glibc a cross build links against: the shim
+/// would not load on an older glibc of that architecture.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub fn is_glibc() -> bool {
+    // musl's EINVAL is no business of the caller's.
+    crate::ret::keep_errno(|| {
+        // SAFETY: a NULL buffer of length 0 only asks for the length.
+        unsafe { libc::confstr(libc::_CS_GNU_LIBC_VERSION, core::ptr::null_mut(), 0) != 0 }
+    })
 }
 
 /// The weak reference: Rust has no stable weak linkage, so a two-line
@@ -246,22 +261,11 @@ mod weak {
     );
 }
 
-/// Elsewhere, `dlsym` (which needs glibc 2.34 or later).
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-mod weak {
-    /// # Safety
-    /// None; `unsafe` to match the assembly helper of the other architectures.
-    pub unsafe fn gnu_get_libc_version_addr() -> *const core::ffi::c_void {
-        // SAFETY: a NUL-terminated name; RTLD_DEFAULT is valid in glibc and musl.
-        unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"gnu_get_libc_version".as_ptr()) }
-    }
-}
-
 /// `len` bytes of zeroed, private, read-write memory, never unmapped.
 pub fn map_zeroed(len: usize) -> Result<*mut u8, Errno> {
     // SAFETY: an anonymous mapping at an address of the kernel's choice.
     let p = unsafe {
-        libc::mmap(
+        lfs::mmap(
             core::ptr::null_mut(),
             len,
             libc::PROT_READ | libc::PROT_WRITE,
@@ -345,13 +349,57 @@ pub fn recv(fd: &Fd, buf: &mut [u8]) -> Result<usize, Errno> {
     check(unsafe { libc::recv(fd.0, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) })
 }
 
+/// File offsets of 64 bits everywhere. On 32-bit glibc targets `off_t`,
+/// `pread` and the rest are 32-bit (a C program gets the 64-bit ones with
+/// `_FILE_OFFSET_BITS=64`): a wtmp past 2 GiB would fail to open
+/// (EOVERFLOW) or be read at a wrapped offset. The `*64` calls and
+/// `O_LARGEFILE` are glibc's LFS interface (GLIBC_2.2 or the architecture's
+/// first version); musl's loader resolves the `*64` names to its own.
+#[cfg(target_pointer_width = "32")]
+mod lfs {
+    // (musl's off_t is 64-bit on every target, so a 32-bit one in
+    // `mmap`'s offset would be read with the next word of the stack.)
+    pub use libc::{
+        ftruncate64 as ftruncate, lseek64 as lseek, mmap64 as mmap, off64_t as off_t,
+        pread64 as pread, pwrite64 as pwrite, O_LARGEFILE,
+    };
+
+    /// `fcntl(fd, F_SETLK, fl)` as the system call: glibc 2.28 gave
+    /// 32-bit targets a new `fcntl@GLIBC_2.28`, which an older glibc
+    /// lacks (the shim would not load there).
+    ///
+    /// # Safety
+    /// `fl` points to a live `flock`.
+    pub unsafe fn set_lock(fd: libc::c_int, fl: *mut libc::flock) -> libc::c_long {
+        // SAFETY: the caller's `fl` is live; fcntl64 with F_SETLK takes
+        // the 32-bit struct flock, enough for a whole-file lock.
+        unsafe { libc::syscall(libc::SYS_fcntl64, fd, libc::F_SETLK, fl) }
+    }
+}
+
+/// 64-bit targets: `off_t` is 64-bit and the kernel sets `O_LARGEFILE`.
+#[cfg(target_pointer_width = "64")]
+mod lfs {
+    pub use libc::{ftruncate, lseek, mmap, off_t, pread, pwrite};
+    pub const O_LARGEFILE: libc::c_int = 0;
+
+    /// `fcntl(fd, F_SETLK, fl)`.
+    ///
+    /// # Safety
+    /// `fl` points to a live `flock`.
+    pub unsafe fn set_lock(fd: libc::c_int, fl: *mut libc::flock) -> libc::c_int {
+        // SAFETY: the caller's `fl` is live.
+        unsafe { libc::fcntl(fd, libc::F_SETLK, fl) }
+    }
+}
+
 /// `open(path, flags, 0644)`, close-on-exec.
 pub fn open(path: &CStr, flags: c_int) -> Result<Fd, Errno> {
     // SAFETY: `path` is NUL-terminated.
     let fd = unsafe {
         libc::open(
             path.as_ptr(),
-            flags | libc::O_CLOEXEC,
+            flags | libc::O_CLOEXEC | lfs::O_LARGEFILE,
             0o644 as libc::c_uint,
         )
     };
@@ -362,11 +410,11 @@ pub fn open(path: &CStr, flags: c_int) -> Result<Fd, Errno> {
 pub fn pread(fd: &Fd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
     // SAFETY: `buf` is live and writable for its length.
     check(unsafe {
-        libc::pread(
+        lfs::pread(
             fd.0,
             buf.as_mut_ptr().cast(),
             buf.len(),
-            offset as libc::off_t,
+            offset as lfs::off_t,
         )
     })
 }
@@ -374,19 +422,22 @@ pub fn pread(fd: &Fd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
 /// One `pwrite`.
 pub fn pwrite(fd: &Fd, buf: &[u8], offset: u64) -> Result<usize, Errno> {
     // SAFETY: `buf` is live for its length.
-    check(unsafe { libc::pwrite(fd.0, buf.as_ptr().cast(), buf.len(), offset as libc::off_t) })
+    check(unsafe { lfs::pwrite(fd.0, buf.as_ptr().cast(), buf.len(), offset as lfs::off_t) })
 }
 
 /// The size of the file.
 pub fn file_size(fd: &Fd) -> Result<u64, Errno> {
     // SAFETY: lseek has no memory-safety preconditions.
-    check(unsafe { libc::lseek(fd.0, 0, libc::SEEK_END) } as isize).map(|n| n as u64)
+    let end = unsafe { lfs::lseek(fd.0, 0, libc::SEEK_END) };
+    // 64 bits on every target (not through `check`'s isize: 32-bit ones
+    // would see a file past 2 GiB as an error).
+    u64::try_from(end).map_err(|_| errno())
 }
 
 /// `ftruncate`.
 pub fn truncate(fd: &Fd, len: u64) -> Result<(), Errno> {
     // SAFETY: ftruncate has no memory-safety preconditions.
-    check(unsafe { libc::ftruncate(fd.0, len as libc::off_t) } as isize).map(|_| ())
+    check(unsafe { lfs::ftruncate(fd.0, len as lfs::off_t) } as isize).map(|_| ())
 }
 
 /// Tries once to take (`F_RDLCK`/`F_WRLCK`) or release (`F_UNLCK`) a POSIX
@@ -397,7 +448,7 @@ pub fn try_lock(fd: &Fd, kind: c_int) -> Result<(), Errno> {
     fl.l_type = kind as libc::c_short;
     fl.l_whence = libc::SEEK_SET as libc::c_short;
     // SAFETY: `fl` is a live flock.
-    check(unsafe { libc::fcntl(fd.0, libc::F_SETLK, &mut fl) } as isize).map(|_| ())
+    check(unsafe { lfs::set_lock(fd.0, &mut fl) } as isize).map(|_| ())
 }
 
 /// One non-blocking `sendmsg` of `buf` with descriptor `pass` attached
@@ -437,7 +488,9 @@ pub fn send_with_fd(fd: &Fd, buf: &[u8], pass: c_int) -> Result<usize, Errno> {
 // defines, and -z defs will not leave them unresolved. Nothing unwinds
 // through the shim (panic = "abort"), so hidden routines of its own that
 // answer _URC_FAILURE (9) resolve them without linking libgcc, and without
-// exporting a symbol into every process.
+// exporting a symbol into every process. Debian 13's compiler_builtins
+// (rustc 1.85) names Rust's own, `rust_eh_personality`, in some of its
+// tables, which only std would define: the same routine answers for it.
 #[cfg(target_arch = "arm")]
 core::arch::global_asm!(
     ".pushsection .text.utmps_aeabi_unwind_cpp,\"ax\",%progbits",
@@ -450,9 +503,13 @@ core::arch::global_asm!(
     ".globl __aeabi_unwind_cpp_pr2",
     ".hidden __aeabi_unwind_cpp_pr2",
     ".type __aeabi_unwind_cpp_pr2, %function",
+    ".globl rust_eh_personality",
+    ".hidden rust_eh_personality",
+    ".type rust_eh_personality, %function",
     "__aeabi_unwind_cpp_pr0:",
     "__aeabi_unwind_cpp_pr1:",
     "__aeabi_unwind_cpp_pr2:",
+    "rust_eh_personality:",
     "mov r0, #9",
     "bx lr",
     ".popsection",
