@@ -498,7 +498,8 @@ fn a_free_space_floor_is_kept_for_root() {
     let _ = Command::new("umount").arg("-l").arg(&fs).status();
 }
 
-/// A user over the limits is told so (`EUSERS`, not an empty table), and
+/// A user over the limits is told so (`EUSERS`, not an empty table, once
+/// the shim's retries have run to the call's deadline), and
 /// the administrator reads why in the daemon's log, once a minute per user.
 #[test]
 fn a_refusal_is_visible_to_the_user_and_in_the_log() {
@@ -622,5 +623,8 @@ fn scanners_against_root(file: &str, path: &str, n: usize) {
     // Whole-process times on a 2-core machine with 80 busy scanners have
     // outliers of the scheduler's making (1.7 s seen under other load), so
     // only the typical write is held to a bound, with ample headroom.
-    assert!(median < Duration::from_millis(500), "root's writes waited {median:?} (median)");
+    assert!(
+        median < Duration::from_millis(500),
+        "root's writes waited {median:?} (median)"
+    );
 }

@@ -26,6 +26,7 @@ mod isolation;
 mod launch;
 mod layouts;
 mod matrix;
+mod multiplexers;
 mod programs;
 mod reads;
 mod rotation;

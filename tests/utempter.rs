@@ -32,7 +32,7 @@ fn wtmp_records(d: &Daemons, line: &str, n: usize) -> String {
 }
 
 /// A command run as `user` with the shim and the daemons' sockets.
-fn as_user(d: &Daemons, user: &str, program: &str) -> Command {
+pub fn as_user(d: &Daemons, user: &str, program: &str) -> Command {
     let mut c = Command::new("setpriv");
     c.args([
         &format!("--reuid={user}"),

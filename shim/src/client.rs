@@ -32,13 +32,19 @@ impl Deadline {
 #[derive(Debug)]
 pub struct Conn {
     fd: Fd,
+    /// Through the privileged twin: a process of root's or the writers'
+    /// group, served from their own pool, with no per-user limit.
+    privileged: bool,
 }
 
 impl Conn {
     /// A connection over an open socket (the fuzzer's socketpair).
     #[cfg(feature = "fuzz")]
     pub fn from_fd(fd: Fd) -> Conn {
-        Conn { fd }
+        Conn {
+            fd,
+            privileged: false,
+        }
     }
 
     /// Connects to the daemon at socket `path`, through its privileged
@@ -57,12 +63,23 @@ impl Conn {
             // A failed connect leaves the socket unconnected: reuse it.
             if Self::connect_fd(&fd, privileged, deadline).is_ok() {
                 verify(&fd)?;
-                return Ok(Conn { fd });
+                return Ok(Conn {
+                    fd,
+                    privileged: true,
+                });
             }
         }
         Self::connect_fd(&fd, path, deadline)?;
         verify(&fd)?;
-        Ok(Conn { fd })
+        Ok(Conn {
+            fd,
+            privileged: false,
+        })
+    }
+
+    /// Whether the daemon serves this connection from the privileged pool.
+    pub fn is_privileged(&self) -> bool {
+        self.privileged
     }
 
     /// Connects `fd` to `path`, waiting for room in a full backlog.
@@ -130,7 +147,7 @@ impl Conn {
                 Err(e) if e == Errno::EAGAIN || e == Errno::EINTR => {
                     self.wait(libc::POLLOUT, deadline)?;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(self.refused_or(e)),
             }
         };
         // The descriptor went with the first bytes; the rest is plain.
@@ -236,6 +253,44 @@ pub fn is_lost(e: Errno) -> bool {
     e == Errno::ECONNRESET || e == Errno::EPIPE
 }
 
+/// The first pause before a refused exchange is tried again, and the
+/// longest: a refusal for a user's rate clears within 1/rate s (20 ms at
+/// the default 50), one for a count when one of the connections ends.
+const PAUSE_FIRST_US: u64 = 2_000;
+const PAUSE_MAX_US: u64 = 32_000;
+
+/// Runs exchange `f` on a new connection to the daemon at `socket`, and
+/// returns the connection with what `f` gave. A listener that refused the
+/// connection (over its limits) did nothing for it, so the exchange is
+/// tried again on a new connection after a growing pause, while the
+/// deadline allows: a record waits for its turn instead of being lost.
+/// A refusal still there at the deadline is the call's error (`EUSERS`).
+pub fn exchange<T>(
+    socket: &[u8],
+    deadline: Deadline,
+    f: impl Fn(&Conn) -> Result<T, Errno>,
+) -> Result<(Conn, Result<T, Errno>), Errno> {
+    let mut pause = PAUSE_FIRST_US;
+    loop {
+        let conn = Conn::connect(socket, deadline)?;
+        let r = f(&conn);
+        if r.as_ref().err() != Some(&codec::REFUSED) {
+            return Ok((conn, r));
+        }
+        drop(conn);
+        // Half the pause and a random part of the other half (the clock's
+        // microseconds): waiters that were refused together do not all
+        // come back together.
+        let half = pause / 2;
+        let nap = half + sys::realtime().1.unsigned_abs() % (half + 1);
+        if deadline.remaining().saturating_mul(1000) <= nap {
+            return Err(codec::REFUSED);
+        }
+        sys::sleep_us(nap);
+        pause = (pause * 2).min(PAUSE_MAX_US);
+    }
+}
+
 /// wtmpd's whole conversation: connect, append one record (with the log's
 /// descriptor `log` attached, if any), read the status.
 pub fn append(
@@ -244,7 +299,9 @@ pub fn append(
     log: Option<&Fd>,
     deadline: Deadline,
 ) -> Result<(), Errno> {
-    let conn = Conn::connect(socket, deadline)?;
-    conn.send_maybe_with_fd(&Request::Append(*record), log, deadline)?;
-    conn.recv_status(deadline)?
+    let (_, status) = exchange(socket, deadline, |c| {
+        c.send_maybe_with_fd(&Request::Append(*record), log, deadline)?;
+        c.recv_status(deadline)
+    })?;
+    status?
 }

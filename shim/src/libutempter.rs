@@ -7,7 +7,7 @@
 //!
 //! Return conventions are libutempter's: 1 for success, 0 for failure.
 
-use crate::client::{self, Conn};
+use crate::client;
 use crate::config::{self, Service};
 use crate::ret;
 use crate::state;
@@ -50,13 +50,15 @@ fn pty_request(
     master: c_int,
     dl: client::Deadline,
 ) -> Result<proto::Record, Errno> {
-    let conn = Conn::connect(config::socket(service), dl)?;
-    conn.send_with_fd(request, master, dl)?;
-    // A skarnet daemon closes the connection: ECONNRESET, a failure.
-    conn.recv_status(dl)??;
-    let mut b = [0u8; RECORD_SIZE];
-    conn.recv(&mut b, dl)?;
-    Ok(codec::decode_record(&b))
+    let (_, record) = client::exchange(config::socket(service), dl, |conn| {
+        conn.send_with_fd(request, master, dl)?;
+        // A skarnet daemon closes the connection: ECONNRESET, a failure.
+        conn.recv_status(dl)??;
+        let mut b = [0u8; RECORD_SIZE];
+        conn.recv(&mut b, dl)?;
+        Ok(codec::decode_record(&b))
+    })?;
+    record
 }
 
 fn one_or_zero(r: Result<(), Errno>) -> c_int {

@@ -433,7 +433,13 @@ impl State {
     }
 
     /// `updwtmpx` to a daemon: on a kept connection (`A`), or one
-    /// connection per record (`+`) with skarnet's wtmpd.
+    /// connection per record (`+`) with skarnet's wtmpd. Only root's and
+    /// the writers' group's connection is kept past the call: theirs
+    /// follows a renamed log (`Store::follow_rename`) and is served from
+    /// a pool of their own. An ordinary user's would hold a daemon process
+    /// until its idle timeout, counted against their `-C`: forty idle
+    /// processes that once tried `updwtmpx` locked the user out of their
+    /// own logins (docs/DESIGN.md, Admission).
     pub fn append(&mut self, service: Service, record: &Record, dl: Deadline) -> Result<(), Errno> {
         // A process sees its own writes, as with glibc (one reading wtmp
         // while it appends to it, or utmp after libutempter's entry).
@@ -468,6 +474,9 @@ impl State {
             c.send_maybe_with_fd(&Request::AppendKeep(*record), log, dl)?;
             c.recv_status(dl)
         })?;
+        if !self.log_conn.as_ref().is_some_and(Conn::is_privileged) {
+            self.log_conn = None;
+        }
         match kept {
             Some(status) => status,
             None => client::append(config::socket(service), record, log, dl),
@@ -552,9 +561,9 @@ impl State {
                 self.transact_on(slot, service, dl, f).map(Some)
             }
             Dialect::Unknown => {
-                let conn = Conn::connect(config::socket(service), dl)?;
                 *self.slot(slot) = None;
-                match f(&conn) {
+                let (conn, r) = client::exchange(config::socket(service), dl, &f)?;
+                match r {
                     Ok(v) => {
                         *self.dialects.of(service) = Dialect::Extended;
                         *self.slot(slot) = Some(conn);
@@ -573,8 +582,10 @@ impl State {
     /// Runs one exchange with `service`, connecting first if needed. A
     /// kept connection the daemon has closed meanwhile (its idle timeout)
     /// is replaced before anything is sent; once a request is sent it is
-    /// never repeated (an append or a put must not happen twice), and a
-    /// broken connection is dropped with its error.
+    /// never repeated (an append or a put must not happen twice) unless
+    /// the daemon did not perform it (a listener's refusal, the end of a
+    /// connection's lifetime), and a broken connection is dropped with its
+    /// error.
     fn transact<T>(
         &mut self,
         service: Service,
@@ -592,19 +603,24 @@ impl State {
         dl: Deadline,
         f: impl Fn(&Conn) -> Result<T, Errno>,
     ) -> Result<T, Errno> {
-        if self.slot(slot).as_ref().is_some_and(Conn::is_closed) {
-            *self.slot(slot) = None;
-        }
-        if self.slot(slot).is_none() {
-            *self.slot(slot) = Some(Conn::connect(config::socket(service), dl)?);
-        }
-        let conn = self.slot(slot).as_ref().ok_or(Errno::EIO)?;
-        let mut r = f(conn);
+        let socket = config::socket(service);
+        let mut r = match self.slot(slot).take().filter(|c| !c.is_closed()) {
+            Some(conn) => {
+                let r = f(&conn);
+                *self.slot(slot) = Some(conn);
+                r
+            }
+            None => {
+                let (conn, r) = client::exchange(socket, dl, &f)?;
+                *self.slot(slot) = Some(conn);
+                r
+            }
+        };
         if r.as_ref().err() == Some(&codec::EXPIRED) {
             // The daemon ended a connection past its lifetime without
             // performing the request: once more, on a new connection.
-            let fresh = Conn::connect(config::socket(service), dl)?;
-            r = f(&fresh);
+            let (fresh, again) = client::exchange(socket, dl, &f)?;
+            r = again;
             *self.slot(slot) = Some(fresh);
         }
         if r.is_err() {
