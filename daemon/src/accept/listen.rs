@@ -40,6 +40,7 @@ use rustix::io::Errno as RErrno;
 use rustix::net::{
     accept_with, send, socketpair, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType,
 };
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -86,19 +87,43 @@ pub fn privileged_path(path: &Path) -> PathBuf {
 /// Listens on `cfg.listen` and its privileged twin, or on the sockets
 /// systemd passes (`--listen-fds`), forever.
 pub fn run(cfg: &Config) -> Result<(), Failure> {
-    let listeners = match &cfg.listen {
-        // The privileged socket first: once the public one appears, both
-        // are there.
-        Some(path) => vec![
-            bind(&privileged_path(path), Lane::Privileged)?,
-            bind(path, Lane::Public)?,
-        ],
-        None => inherit()?,
+    // Taken first: they are descriptors 3 on, which opening files would use.
+    let inherited = match cfg.listen {
+        Some(_) => None,
+        None => Some(inherit()?),
     };
     // Refuse to start on a record or lock file that is not fit; an append
     // log gets root's reserve from the start.
-    let store = Store::open(&cfg.file, &cfg.lock, cfg.layout, session::audience(cfg))
+    let mut store = Store::open(&cfg.file, &cfg.lock, cfg.layout, session::audience(cfg))
         .map_err(|e| Failure::System(e.to_string()))?;
+    // Clients read the record file themselves where the generation file
+    // beside the socket lets them (proto::generation): published whatever
+    // the previous run left there, before `--listen`'s sockets appear.
+    let publish = |store: &mut Store, socket: Option<PathBuf>| {
+        let Some(socket) = socket else { return };
+        if let Err(e) = store.publish(&crate::store::lock::Patient, &socket) {
+            eprintln!(
+                "{}: warning: {e}: clients read through the daemon",
+                cfg.daemon.name()
+            );
+        }
+    };
+    let listeners = match (inherited, &cfg.listen) {
+        (Some(listeners), _) => {
+            publish(&mut store, public_path(&listeners));
+            listeners
+        }
+        // The privileged socket first: once the public one appears, both
+        // are there.
+        (None, Some(path)) => {
+            publish(&mut store, Some(path.clone()));
+            vec![
+                bind(&privileged_path(path), Lane::Privileged)?,
+                bind(path, Lane::Public)?,
+            ]
+        }
+        (None, None) => Vec::new(),
+    };
     if cfg.daemon == crate::cli::args::Daemon::Wtmpd {
         store.keep_reserve();
     }
@@ -125,6 +150,15 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
         standby_due: Some(Instant::now()),
     }
     .run()
+}
+
+/// The name the kernel gives the first public socket systemd passed.
+fn public_path(listeners: &[Listener]) -> Option<PathBuf> {
+    let l = listeners.iter().find(|l| l.lane == Lane::Public)?;
+    let addr = rustix::net::getsockname(&l.fd).ok()?;
+    let unix = rustix::net::SocketAddrUnix::try_from(addr).ok()?;
+    let path = unix.path()?;
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(path.to_bytes())))
 }
 
 /// Binds `path` with its lane's mode from the start (through the umask,
