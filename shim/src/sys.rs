@@ -502,3 +502,18 @@ pub fn map_generation(fd: &Fd) -> Result<&'static [core::sync::atomic::AtomicU32
         )
     })
 }
+
+/// One zeroed, private, read-write page that a forked child gets zeroed
+/// again (`MADV_WIPEONFORK`, Linux 4.14), never unmapped, as an `AtomicI32`
+/// at its start.
+pub fn map_wiped_on_fork() -> Result<*mut core::sync::atomic::AtomicI32, Errno> {
+    let page = map_zeroed(4096)?;
+    // SAFETY: madvise on the page just mapped.
+    if unsafe { libc::madvise(page.cast(), 4096, libc::MADV_WIPEONFORK) } != 0 {
+        let e = errno();
+        // SAFETY: unmapping the page just mapped, which nothing uses.
+        unsafe { libc::munmap(page.cast(), 4096) };
+        return Err(e);
+    }
+    Ok(page.cast())
+}
