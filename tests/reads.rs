@@ -312,6 +312,7 @@ fn scans_of_ten_thousand_entries_under_sixteen_writers_are_whole() {
     for r in readers {
         let out = r.join().unwrap();
         let c = counts(out.ok());
+        eprintln!("reader: {}", out.stdout.trim());
         assert!(c["scans"] >= 1, "{out}");
         assert_eq!(c["bad"], 0, "torn or foreign entries: {out}");
         assert_eq!(c["records"], c["scans"] * SLOTS, "a scan not whole: {out}");
@@ -319,6 +320,7 @@ fn scans_of_ten_thousand_entries_under_sixteen_writers_are_whole() {
     for w in writers {
         let out = w.join().unwrap();
         let c = counts(out.ok());
+        eprintln!("writer: {}", out.stdout.trim());
         assert!(c["writes"] > 0 && c["errors"] == 0, "{out}");
     }
 }

@@ -76,6 +76,16 @@ fn set64(w: &[AtomicU32], i: usize, v: u64) {
     set(w, i + 1, (v >> 32) as u32);
 }
 
+/// Writer, once per mapping and outside the writers' lock: makes the page
+/// writable in this process without changing it (a file system's
+/// write fault, `page_mkwrite`, may wait for its journal: ext4 does, and
+/// inside the lock that wait held up every other writer).
+pub fn make_writable(w: &[AtomicU32]) {
+    if let Some(a) = w.get(W_MAGIC) {
+        a.fetch_add(0, Ordering::Relaxed);
+    }
+}
+
 /// Writer: the counter goes odd; call under the exclusive lock, before
 /// touching the record file. A counter left odd by a writer that died
 /// mid-write stays odd, and changes.

@@ -88,7 +88,8 @@ pub fn open_lock(path: &Path, me: Me) -> io::Result<File> {
 /// sits beside the lock file ([`proto::generation`]): readable by all,
 /// writable by the daemon alone, at least one page long. Clients trust
 /// what it says, so it must be the daemon's own (or root's) and writable
-/// by nobody else; it has two links (the one beside the socket).
+/// by nobody else; it has two links (the one beside the socket). Its one
+/// page is allocated here, or the open fails (a full file system).
 pub fn open_generation(path: &Path, me: Me) -> io::Result<File> {
     let fd = open_or_create(path, 0o644)?;
     let st = rfs::fstat(&fd)?;
@@ -107,9 +108,12 @@ pub fn open_generation(path: &Path, me: Me) -> io::Result<File> {
             ),
         ));
     }
+    // Its page allocated now, not at the first store through a mapping:
+    // a page that cannot be had then (a full file system) is a SIGBUS. A
+    // file cannot shrink (nobody else may write it).
     let size = proto::generation::SIZE as u64;
-    if (st.st_size as u64) < size {
-        rfs::ftruncate(&fd, size)?;
+    if (st.st_blocks as u64) * 512 < size {
+        rfs::fallocate(&fd, rfs::FallocateFlags::empty(), 0, size)?;
     }
     Ok(File::from(fd))
 }

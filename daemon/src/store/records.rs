@@ -188,7 +188,10 @@ impl Store {
             self.generation = match files::open_generation(&path, Me::current())
                 .and_then(|f| crate::sys::map_generation(&f))
             {
-                Ok(words) => Generation::Mapped(words),
+                Ok(words) => {
+                    generation::make_writable(words);
+                    Generation::Mapped(words)
+                }
                 Err(e) => {
                     eprintln!(
                         "warning: {}: {e}: clients read through the daemon",
