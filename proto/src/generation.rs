@@ -114,7 +114,7 @@ pub fn publish(w: &[AtomicU32], h: &Header, path: &[u8]) {
         direct: h.direct && fits,
         ..*h
     };
-    if header(w).is_some_and(|old| old == h) && path_equals(w, path) {
+    if published(w, &h, path) {
         return;
     }
     set(w, W_MAGIC, MAGIC);
@@ -132,6 +132,16 @@ pub fn publish(w: &[AtomicU32], h: &Header, path: &[u8]) {
             .unwrap_or(());
         set(w, W_PATH + i, u32::from_ne_bytes(b));
     }
+}
+
+/// Whether the header already says `h` and `path` (a writer's check,
+/// under the lock, before it opens a window to republish).
+pub fn published(w: &[AtomicU32], h: &Header, path: &[u8]) -> bool {
+    let h = Header {
+        direct: h.direct && path.len() <= PATH_MAX,
+        ..*h
+    };
+    header(w).is_some_and(|old| old == h) && path_equals(w, path)
 }
 
 /// Reader: the counter, if no write is under way; `None` while one is.

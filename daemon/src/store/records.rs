@@ -150,9 +150,17 @@ impl Store {
     /// disk, while the next writer goes ahead and concurrent syncs share
     /// one journal commit.
     ///
-    /// The write happens inside the generation file's odd window (see
-    /// [`proto::generation`]), which also (re)publishes this store's
-    /// header: after a restart on another file, a rotation, a mode change.
+    /// Each change of the file (`pwrite`, `ftruncate`) happens inside the
+    /// generation file's odd window (see [`proto::generation`]), not the
+    /// whole of `f`: a put's search of the table, under the lock all the
+    /// same, leaves direct readers alone (with the window around all of
+    /// it, 16 writers of a 10,000-entry utmp kept the counter odd most of
+    /// the time and sent the readers to the daemon). Every state a reader
+    /// can see between two changes is one of whole records: a put changes
+    /// one record in one `pwrite`, an append cuts a torn tail (which
+    /// readers already count as the end) and then writes. The header is
+    /// republished first when stale: after a restart on another file, a
+    /// rotation, a mode change.
     pub fn write<T>(
         &mut self,
         watch: &dyn Watch,
@@ -163,16 +171,16 @@ impl Store {
         let (file, layout, lock) = (&self.file, self.layout, &self.lock);
         let value = lock.exclusive(watch, || {
             if let (Some(w), Some((h, path))) = (gen, &header) {
-                generation::begin_write(w);
-                generation::publish(w, h, path);
+                if !generation::published(w, h, path) {
+                    generation::begin_write(w);
+                    generation::publish(w, h, path);
+                    generation::end_write(w);
+                }
             }
             let posix = fcntl_lock(file, Op::NonBlockingLockExclusive).is_ok();
-            let r = f(&mut Table::new(Writes(file), layout), lock.file());
+            let r = f(&mut Table::new(Writes(file, gen), layout), lock.file());
             if posix {
                 let _ = fcntl_lock(file, Op::NonBlockingUnlock);
-            }
-            if let Some(w) = gen {
-                generation::end_write(w);
             }
             r
         })??;
@@ -360,13 +368,26 @@ impl Storage for Reads<'_> {
     }
 }
 
-/// The record file under the exclusive lock.
-pub struct Writes<'a>(&'a File);
+/// The record file under the exclusive lock, and its generation file's
+/// words: every change happens inside an odd window.
+pub struct Writes<'a>(&'a File, Option<&'static [AtomicU32]>);
 
 impl<'a> Writes<'a> {
     /// The file itself.
     pub fn file(&self) -> &'a File {
         self.0
+    }
+
+    /// Runs `change` inside the generation counter's odd window.
+    fn changing<T>(&self, change: impl FnOnce() -> T) -> T {
+        if let Some(w) = self.1 {
+            generation::begin_write(w);
+        }
+        let r = change();
+        if let Some(w) = self.1 {
+            generation::end_write(w);
+        }
+        r
     }
 }
 
@@ -375,13 +396,15 @@ impl Storage for Writes<'_> {
         self.0.read_at(buf, offset).map_err(|e| errno_of(&e))
     }
     fn write_at(&mut self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
-        self.0.write_at(buf, offset).map_err(|e| errno_of(&e))
+        let file = self.0;
+        self.changing(|| file.write_at(buf, offset).map_err(|e| errno_of(&e)))
     }
     fn size(&mut self) -> Result<u64, Errno> {
         Ok(self.0.metadata().map_err(|e| errno_of(&e))?.len())
     }
     fn truncate(&mut self, len: u64) -> Result<(), Errno> {
-        self.0.set_len(len).map_err(|e| errno_of(&e))
+        let file = self.0;
+        self.changing(|| file.set_len(len).map_err(|e| errno_of(&e)))
     }
 }
 
