@@ -514,9 +514,10 @@ fn a_refusal_is_visible_to_the_user_and_in_the_log() {
     let (_held, line) = spawn_until_line(c);
     assert_eq!(line, "held 2");
     for _ in 0..3 {
+        // A search (a listing reads the file itself, no daemon).
         let o = d
             .cmd(c_program("utmpctl", Cc::Musl))
-            .args(["list"])
+            .args(["line", "pts/0"])
             .user(ATTACKER)
             .run();
         assert_eq!(o.stdout.trim(), format!("err {}", libc::EUSERS), "{o}");

@@ -541,14 +541,15 @@ fn sixteen_concurrent_writers_match_the_serial_model() {
 
 #[test]
 fn a_full_disk_fails_the_write_and_leaves_whole_records() {
-    // The daemons' files on a 8 KiB tmpfs, mounted in a private mount
-    // namespace of their own; the sockets stay outside for the client.
+    // The daemons' files on a 16 KiB tmpfs (8 KiB of it their two
+    // generation files), mounted in a private mount namespace of their
+    // own; the sockets stay outside for the client.
     let dir = TempDir::new("enospc");
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     let script = r#"
 set -eu
-mount -t tmpfs -o size=8k tmpfs "$DATA"
+mount -t tmpfs -o size=16k tmpfs "$DATA"
 cd "$DATA"
 # Both die with this shell, which the test kills.
 setpriv --pdeathsig KILL "$UTMPD" --listen "$DIR/.utmpd-socket" utmp &

@@ -15,8 +15,15 @@ fn fill(d: &Daemons, n: usize) {
 
 #[test]
 fn fork_mid_iteration_both_continue() {
-    let d = Daemons::start();
-    fill(&d, 300); // more than one bulk read
+    // Read directly from the file, and (--private) through utmpd, where
+    // the child must not use its parent's connection.
+    for args in [&[][..], &["--private"][..]] {
+        fork_mid_iteration(&Daemons::start_with(args));
+    }
+}
+
+fn fork_mid_iteration(d: &Daemons) {
+    fill(d, 300); // more than one bulk read
     for cc in Cc::ALL {
         let o = d.cmd(c_program("hostile", cc)).args(["fork"]).run();
         let out = o.ok();

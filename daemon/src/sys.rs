@@ -331,3 +331,36 @@ pub fn exit_now(code: i32) -> ! {
     // SAFETY: `_exit` has no preconditions.
     unsafe { libc::_exit(code) }
 }
+
+/// Maps the first `proto::generation::SIZE` bytes of `file` shared and
+/// writable, for the life of the process, as the words of the generation
+/// file; the file must be at least that long.
+pub fn map_generation(file: &File) -> io::Result<&'static [std::sync::atomic::AtomicU32]> {
+    use std::os::fd::AsRawFd;
+    let len = proto::generation::SIZE;
+    // SAFETY: a new shared mapping of an open file at an address of the
+    // kernel's choice; nothing else in this process maps it.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the mapping is `len` bytes, page-aligned (so aligned for
+    // u32), never unmapped (it lives as long as the process), and only
+    // ever accessed through atomics here and in every other process that
+    // maps the file; AtomicU32 has the size and alignment of u32.
+    Ok(unsafe {
+        std::slice::from_raw_parts(
+            p.cast::<std::sync::atomic::AtomicU32>(),
+            proto::generation::WORDS,
+        )
+    })
+}

@@ -21,6 +21,7 @@ extern crate std;
 
 pub mod codec;
 pub mod errno;
+pub mod generation;
 pub mod layout;
 pub mod matching;
 pub mod record;

@@ -14,6 +14,7 @@
 
 mod client;
 mod config;
+mod direct;
 mod file;
 mod handover;
 mod host;

@@ -514,3 +514,96 @@ core::arch::global_asm!(
     "bx lr",
     ".popsection",
 );
+
+/// What [`fstat`] tells of an open file.
+#[derive(Clone, Copy, Debug)]
+pub struct Stat {
+    /// Device, as `st_dev` (`makedev(major, minor)`).
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Owner.
+    pub uid: u32,
+    /// Type and permission bits.
+    pub mode: u32,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// `fstat` through the `statx` system call (see [`owner`]).
+pub fn fstat(fd: &Fd) -> Result<Stat, Errno> {
+    // SAFETY: all-zero is a valid statx.
+    let mut st: libc::statx = unsafe { core::mem::zeroed() };
+    let want =
+        libc::STATX_TYPE | libc::STATX_MODE | libc::STATX_UID | libc::STATX_INO | libc::STATX_SIZE;
+    // SAFETY: an empty NUL-terminated path with AT_EMPTY_PATH names `fd`;
+    // `st` is a live statx.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_statx,
+            fd.0,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            want,
+            &mut st as *mut libc::statx,
+        )
+    };
+    check(ret as isize)?;
+    if st.stx_mask & want != want {
+        return Err(Errno::EIO);
+    }
+    Ok(Stat {
+        dev: libc::makedev(st.stx_dev_major, st.stx_dev_minor) as u64,
+        ino: st.stx_ino,
+        uid: st.stx_uid,
+        mode: u32::from(st.stx_mode),
+        size: st.stx_size,
+    })
+}
+
+/// Maps the first `proto::generation::SIZE` bytes of `fd` shared and
+/// read-only, never unmapped, as the generation file's words.
+pub fn map_generation(fd: &Fd) -> Result<&'static [core::sync::atomic::AtomicU32], Errno> {
+    let len = proto::generation::SIZE;
+    // SAFETY: a new read-only shared mapping of an open file at an address
+    // of the kernel's choice.
+    let p = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            fd.0,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(errno());
+    }
+    // SAFETY: the mapping is `len` bytes, page-aligned, never unmapped,
+    // and only read, through atomics (the daemons write it through
+    // atomics too); AtomicU32 has the size and alignment of u32. A file
+    // truncated under the mapping would fault: the caller checked the
+    // file is the daemons' own, which never shrink it.
+    Ok(unsafe {
+        core::slice::from_raw_parts(
+            p.cast::<core::sync::atomic::AtomicU32>(),
+            proto::generation::WORDS,
+        )
+    })
+}
+
+/// One zeroed, private, read-write page that a forked child gets zeroed
+/// again (`MADV_WIPEONFORK`, Linux 4.14), never unmapped, as an `AtomicI32`
+/// at its start.
+pub fn map_wiped_on_fork() -> Result<*mut core::sync::atomic::AtomicI32, Errno> {
+    let page = map_zeroed(4096)?;
+    // SAFETY: madvise on the page just mapped.
+    if unsafe { libc::madvise(page.cast(), 4096, libc::MADV_WIPEONFORK) } != 0 {
+        let e = errno();
+        // SAFETY: unmapping the page just mapped, which nothing uses.
+        unsafe { libc::munmap(page.cast(), 4096) };
+        return Err(e);
+    }
+    Ok(page.cast())
+}

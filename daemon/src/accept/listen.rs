@@ -40,6 +40,7 @@ use rustix::io::Errno as RErrno;
 use rustix::net::{
     accept_with, send, socketpair, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType,
 };
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -86,14 +87,10 @@ pub fn privileged_path(path: &Path) -> PathBuf {
 /// Listens on `cfg.listen` and its privileged twin, or on the sockets
 /// systemd passes (`--listen-fds`), forever.
 pub fn run(cfg: &Config) -> Result<(), Failure> {
-    let listeners = match &cfg.listen {
-        // The privileged socket first: once the public one appears, both
-        // are there.
-        Some(path) => vec![
-            bind(&privileged_path(path), Lane::Privileged)?,
-            bind(path, Lane::Public)?,
-        ],
-        None => inherit()?,
+    // Taken first: they are descriptors 3 on, which opening files would use.
+    let inherited = match cfg.listen {
+        Some(_) => None,
+        None => Some(inherit()?),
     };
     // Refuse to start on a lock file that is not fit: it is the daemon's
     // own, and without it writers are not serialised. A record file that
@@ -104,27 +101,61 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
     // open() would give (root's records still reach a log root's shim can
     // open, through the descriptor it hands over: `Session::append`), so
     // the daemon serves it as soon as it is fit, and no supervisor
-    // restarts it in a loop meanwhile. An append log gets root's reserve
-    // from the start.
+    // restarts it in a loop meanwhile.
     let audience = session::audience(cfg);
-    match Store::open(&cfg.file, &cfg.lock, cfg.layout, audience) {
+    let mut store = match Store::open(&cfg.file, &cfg.lock, cfg.layout, audience) {
         Ok(store) => {
-            if cfg.daemon == Daemon::Wtmpd {
-                store.keep_reserve();
-            }
             if let Some(e) = store.read_only_error() {
                 notice::once(cfg.daemon.name(), &cfg.file, &cfg.lock, audience, &e);
             }
             if audience == files::Audience::Everyone && !store.open_to_others() {
                 eprintln!("{}: warning: {}", cfg.daemon.name(), store.closed_warning());
             }
+            Some(store)
         }
         Err(e) => {
             files::open_lock(&cfg.lock, files::Me::current())
                 .map_err(|e| Failure::System(e.to_string()))?;
             notice::once(cfg.daemon.name(), &cfg.file, &cfg.lock, audience, &e);
+            None
         }
+    };
+    // Clients read the record file themselves where the generation file
+    // beside the socket lets them (proto::generation): published whatever
+    // the previous run left there, before `--listen`'s sockets appear (not
+    // for a file that cannot be opened: its clients ask the daemon).
+    let publish = |store: &mut Option<Store>, socket: Option<PathBuf>| {
+        let (Some(store), Some(socket)) = (store.as_mut(), socket) else {
+            return;
+        };
+        if let Err(e) = store.publish(&crate::store::lock::Patient, &socket) {
+            eprintln!(
+                "{}: warning: {e}: clients read through the daemon",
+                cfg.daemon.name()
+            );
+        }
+    };
+    let listeners = match (inherited, &cfg.listen) {
+        (Some(listeners), _) => {
+            publish(&mut store, public_path(&listeners));
+            listeners
+        }
+        // The privileged socket first: once the public one appears, both
+        // are there.
+        (None, Some(path)) => {
+            publish(&mut store, Some(path.clone()));
+            vec![
+                bind(&privileged_path(path), Lane::Privileged)?,
+                bind(path, Lane::Public)?,
+            ]
+        }
+        (None, None) => Vec::new(),
+    };
+    // An append log gets root's reserve from the start.
+    if let (Daemon::Wtmpd, Some(store)) = (cfg.daemon, &store) {
+        store.keep_reserve();
     }
+    drop(store);
     for p in [&cfg.file, &cfg.lock] {
         if let Some(w) = files::directory_warning(p) {
             eprintln!("{}: warning: {w}", cfg.daemon.name());
@@ -144,6 +175,15 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
         standby_due: Some(Instant::now()),
     }
     .run()
+}
+
+/// The name the kernel gives the first public socket systemd passed.
+fn public_path(listeners: &[Listener]) -> Option<PathBuf> {
+    let l = listeners.iter().find(|l| l.lane == Lane::Public)?;
+    let addr = rustix::net::getsockname(&l.fd).ok()?;
+    let unix = rustix::net::SocketAddrUnix::try_from(addr).ok()?;
+    let path = unix.path()?;
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(path.to_bytes())))
 }
 
 /// Binds `path` with its lane's mode from the start (through the umask,

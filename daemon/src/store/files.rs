@@ -12,7 +12,7 @@ use rustix::fs::{self as rfs, FileType, Mode, OFlags};
 use rustix::io::Errno as RErrno;
 use std::fs::File;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Who may read a record file, which fixes its mode at creation and the
 /// modes it is accepted with.
@@ -136,6 +136,55 @@ pub fn open_lock_if_there(path: &Path, me: Me) -> io::Result<File> {
     let st = rfs::fstat(&fd)?;
     check_lock(&st, me).map_err(|why| refuse(path, &why))?;
     Ok(File::from(fd))
+}
+
+/// Opens (creating it if missing, mode 0644) the generation file that
+/// sits beside the lock file ([`proto::generation`]): readable by all,
+/// writable by the daemon alone, at least one page long. Clients trust
+/// what it says, so it must be the daemon's own (or root's) and writable
+/// by nobody else; it has two links (the one beside the socket). Its one
+/// page is allocated here, or the open fails (a full file system).
+pub fn open_generation(path: &Path, me: Me) -> io::Result<File> {
+    let fd = open_or_create(path, 0o644)?;
+    let st = rfs::fstat(&fd)?;
+    let kind = FileType::from_raw_mode(st.st_mode);
+    if kind != FileType::RegularFile
+        || (st.st_uid != me.uid && st.st_uid != 0)
+        || st.st_mode & 0o022 != 0
+    {
+        return Err(refuse(
+            path,
+            &format!(
+                "must be a regular file of the daemon (uid {}) or root, writable by its owner alone; it is uid {} mode {:04o}",
+                me.uid,
+                st.st_uid,
+                st.st_mode & 0o7777
+            ),
+        ));
+    }
+    // Its page allocated now, not at the first store through a mapping:
+    // a page that cannot be had then (a full file system) is a SIGBUS. A
+    // file cannot shrink (nobody else may write it).
+    let size = proto::generation::SIZE as u64;
+    if (st.st_blocks as u64) * 512 < size {
+        rfs::fallocate(&fd, rfs::FallocateFlags::empty(), 0, size)?;
+    }
+    Ok(File::from(fd))
+}
+
+/// The generation file of the lock file `lock`: `utmp.lock` -> `utmp.gen`,
+/// any other name + `.gen`.
+pub fn generation_path(lock: &Path) -> PathBuf {
+    let gen = proto::generation::SUFFIX;
+    let s = lock.as_os_str().to_string_lossy();
+    match s.strip_suffix(".lock") {
+        Some(stem) if lock.to_str().is_some() => PathBuf::from(format!("{stem}{gen}")),
+        _ => {
+            let mut s = lock.as_os_str().to_owned();
+            s.push(gen);
+            PathBuf::from(s)
+        }
+    }
 }
 
 /// A warning when `path`'s directory can be written by others or by its

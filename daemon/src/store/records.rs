@@ -11,13 +11,16 @@
 use crate::store::budget::{self, Budget};
 use crate::store::files::{self, Audience, Me};
 use crate::store::lock::{Lock, Watch};
+use proto::generation;
 use proto::table::{read_full, Storage, Table};
 use proto::{Errno, Layout, Record};
 use rustix::fs::{fcntl_lock, FlockOperation as Op};
 use std::fs::File;
 use std::io;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU32;
 
 /// An open record file and its lock.
 pub struct Store {
@@ -33,6 +36,20 @@ pub struct Store {
     paths: (PathBuf, PathBuf),
     /// An ordinary user's uid: reads take one of their scan slots.
     scanner: Option<u32>,
+    /// The generation file, mapped by the first write.
+    generation: Generation,
+}
+
+/// The generation file of a store ([`proto::generation`]): every write
+/// happens inside its odd window, so clients reading the record file
+/// themselves never keep a torn record.
+#[derive(Clone, Copy)]
+enum Generation {
+    NotYet,
+    Mapped(&'static [AtomicU32]),
+    /// It could not be opened or mapped (logged once): writes go on
+    /// without it (refusing them would let a broken file stop logins).
+    Unavailable,
 }
 
 /// The errno of an I/O error.
@@ -72,6 +89,7 @@ impl Store {
             audience,
             paths: (file.to_path_buf(), lock.to_path_buf()),
             scanner: None,
+            generation: Generation::NotYet,
         })
     }
 
@@ -96,6 +114,8 @@ impl Store {
             audience,
             paths: (file.to_path_buf(), lock.to_path_buf()),
             scanner: None,
+            // Appends through it bump the generation as every write does.
+            generation: Generation::NotYet,
         })
     }
 
@@ -128,10 +148,11 @@ impl Store {
         };
         if !keep {
             let (file, lock) = &self.paths;
-            let scanner = self.scanner;
+            let (scanner, gen) = (self.scanner, self.generation);
             *self =
                 Store::open(file, lock, self.layout, self.audience).map_err(|e| errno_of(&e))?;
             self.scanner = scanner;
+            self.generation = gen;
         }
         Ok(())
     }
@@ -157,6 +178,18 @@ impl Store {
     /// is released: the caller still answers only once its write is on
     /// disk, while the next writer goes ahead and concurrent syncs share
     /// one journal commit.
+    ///
+    /// Each change of the file (`pwrite`, `ftruncate`) happens inside the
+    /// generation file's odd window (see [`proto::generation`]), not the
+    /// whole of `f`: a put's search of the table, under the lock all the
+    /// same, leaves direct readers alone (with the window around all of
+    /// it, 16 writers of a 10,000-entry utmp kept the counter odd most of
+    /// the time and sent the readers to the daemon). Every state a reader
+    /// can see between two changes is one of whole records: a put changes
+    /// one record in one `pwrite`, an append cuts a torn tail (which
+    /// readers already count as the end) and then writes. The header is
+    /// republished first when stale: after a restart on another file, a
+    /// rotation, a mode change.
     pub fn write<T>(
         &mut self,
         watch: &dyn Watch,
@@ -165,10 +198,19 @@ impl Store {
         if let Some(e) = self.read_only {
             return Err(e);
         }
+        let gen = self.generation();
+        let header = gen.map(|_| self.header());
         let (file, layout, lock) = (&self.file, self.layout, &self.lock);
         let value = lock.exclusive(watch, || {
+            if let (Some(w), Some((h, path))) = (gen, &header) {
+                if !generation::published(w, h, path) {
+                    generation::begin_write(w);
+                    generation::publish(w, h, path);
+                    generation::end_write(w);
+                }
+            }
             let posix = fcntl_lock(file, Op::NonBlockingLockExclusive).is_ok();
-            let r = f(&mut Table::new(Writes(file), layout), lock.file());
+            let r = f(&mut Table::new(Writes(file, gen), layout), lock.file());
             if posix {
                 let _ = fcntl_lock(file, Op::NonBlockingUnlock);
             }
@@ -176,6 +218,80 @@ impl Store {
         })??;
         self.file.sync_data().map_err(|e| errno_of(&e))?;
         Ok(value)
+    }
+
+    /// The generation file, opened and mapped on the first call; `None`
+    /// (and a warning, once) when it cannot be.
+    fn generation(&mut self) -> Option<&'static [AtomicU32]> {
+        if let Generation::NotYet = self.generation {
+            let path = files::generation_path(&self.paths.1);
+            self.generation = match files::open_generation(&path, Me::current())
+                .and_then(|f| crate::sys::map_generation(&f))
+            {
+                Ok(words) => {
+                    generation::make_writable(words);
+                    Generation::Mapped(words)
+                }
+                Err(e) => {
+                    eprintln!(
+                        "warning: {}: {e}: clients read through the daemon",
+                        path.display()
+                    );
+                    Generation::Unavailable
+                }
+            };
+        }
+        match self.generation {
+            Generation::Mapped(words) => Some(words),
+            _ => None,
+        }
+    }
+
+    /// What the generation file says about this store: its file (absolute
+    /// path, device, inode), layout, and whether clients may read it
+    /// themselves: only a file open to everyone (not `--private`, not
+    /// btmp, not a file others may not read).
+    fn header(&self) -> (generation::Header, Vec<u8>) {
+        let st = rustix::fs::fstat(&self.file).ok();
+        let path = std::path::absolute(&self.paths.0).ok();
+        let direct = self.audience == Audience::Everyone && self.open_to_others();
+        let h = generation::Header {
+            dev: st.map_or(0, |st| st.st_dev),
+            ino: st.map_or(0, |st| st.st_ino),
+            layout: self.layout,
+            direct: direct && st.is_some() && path.is_some(),
+        };
+        let path = path.map_or(Vec::new(), |p| p.into_os_string().into_vec());
+        (h, path)
+    }
+
+    /// Publishes this store's generation file beside `socket` (a hard link
+    /// named `SOCKET.gen`), after (re)writing its header: a listener's
+    /// start. Clients then read the record file themselves when the header
+    /// allows them to.
+    pub fn publish(&mut self, watch: &dyn Watch, socket: &Path) -> io::Result<()> {
+        self.write(watch, |_, _| Ok(()))
+            .map_err(|e| io::Error::from_raw_os_error(e.0))?;
+        let mut link = socket.as_os_str().to_owned();
+        link.push(generation::SUFFIX);
+        let gen = files::generation_path(&self.paths.1);
+        match rustix::fs::unlink(&link) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if self.generation().is_none() {
+            return Ok(());
+        }
+        rustix::fs::link(&gen, &link).map_err(|e| {
+            io::Error::new(
+                io::Error::from(e).kind(),
+                format!(
+                    "link {} to {}: {e}",
+                    gen.display(),
+                    Path::new(&link).display()
+                ),
+            )
+        })
     }
 
     /// wtmp's append: charge `payer`, cut a torn tail back to a whole
@@ -301,13 +417,26 @@ impl Storage for Reads<'_> {
     }
 }
 
-/// The record file under the exclusive lock.
-pub struct Writes<'a>(&'a File);
+/// The record file under the exclusive lock, and its generation file's
+/// words: every change happens inside an odd window.
+pub struct Writes<'a>(&'a File, Option<&'static [AtomicU32]>);
 
 impl<'a> Writes<'a> {
     /// The file itself.
     pub fn file(&self) -> &'a File {
         self.0
+    }
+
+    /// Runs `change` inside the generation counter's odd window.
+    fn changing<T>(&self, change: impl FnOnce() -> T) -> T {
+        if let Some(w) = self.1 {
+            generation::begin_write(w);
+        }
+        let r = change();
+        if let Some(w) = self.1 {
+            generation::end_write(w);
+        }
+        r
     }
 }
 
@@ -316,13 +445,15 @@ impl Storage for Writes<'_> {
         self.0.read_at(buf, offset).map_err(|e| errno_of(&e))
     }
     fn write_at(&mut self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
-        self.0.write_at(buf, offset).map_err(|e| errno_of(&e))
+        let file = self.0;
+        self.changing(|| file.write_at(buf, offset).map_err(|e| errno_of(&e)))
     }
     fn size(&mut self) -> Result<u64, Errno> {
         Ok(self.0.metadata().map_err(|e| errno_of(&e))?.len())
     }
     fn truncate(&mut self, len: u64) -> Result<(), Errno> {
-        self.0.set_len(len).map_err(|e| errno_of(&e))
+        let file = self.0;
+        self.changing(|| file.set_len(len).map_err(|e| errno_of(&e)))
     }
 }
 
@@ -346,12 +477,12 @@ pub fn read_run(
     let want = usize::try_from(present).unwrap_or(usize::MAX).min(max + 1);
     let mut buf = vec![0u8; want * size];
     let n = read_full(t.storage(), &mut buf, offset)?;
-    let whole = n / size;
-    let records = buf[..whole.min(max) * size]
+    let (count, ended) = generation::run_len(layout, n, max);
+    let records = buf[..count * size]
         .chunks_exact(size)
         .filter_map(|c| layout.decode(c))
         .collect();
-    Ok((records, whole <= max))
+    Ok((records, ended))
 }
 
 #[cfg(test)]
