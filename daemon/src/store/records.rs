@@ -195,13 +195,26 @@ impl Store {
         watch: &dyn Watch,
         f: impl FnOnce(&mut Table<Writes<'_>>, &File) -> Result<T, Errno>,
     ) -> Result<T, Errno> {
+        let value = self.write_unsynced(watch, f)?;
+        self.file.sync_data().map_err(|e| errno_of(&e))?;
+        Ok(value)
+    }
+
+    /// [`Store::write`] without the `fdatasync`: for what writes nothing
+    /// to the record file ([`Store::publish`], a listener's start, which
+    /// must not wait behind other files' data in the journal).
+    fn write_unsynced<T>(
+        &mut self,
+        watch: &dyn Watch,
+        f: impl FnOnce(&mut Table<Writes<'_>>, &File) -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
         if let Some(e) = self.read_only {
             return Err(e);
         }
         let gen = self.generation();
         let header = gen.map(|_| self.header());
         let (file, layout, lock) = (&self.file, self.layout, &self.lock);
-        let value = lock.exclusive(watch, || {
+        lock.exclusive(watch, || {
             if let (Some(w), Some((h, path))) = (gen, &header) {
                 if !generation::published(w, h, path) {
                     generation::begin_write(w);
@@ -215,9 +228,7 @@ impl Store {
                 let _ = fcntl_lock(file, Op::NonBlockingUnlock);
             }
             r
-        })??;
-        self.file.sync_data().map_err(|e| errno_of(&e))?;
-        Ok(value)
+        })?
     }
 
     /// The generation file, opened and mapped on the first call; `None`
@@ -270,7 +281,7 @@ impl Store {
     /// start. Clients then read the record file themselves when the header
     /// allows them to.
     pub fn publish(&mut self, watch: &dyn Watch, socket: &Path) -> io::Result<()> {
-        self.write(watch, |_, _| Ok(()))
+        self.write_unsynced(watch, |_, _| Ok(()))
             .map_err(|e| io::Error::from_raw_os_error(e.0))?;
         let mut link = socket.as_os_str().to_owned();
         link.push(generation::SUFFIX);
