@@ -353,3 +353,50 @@ fn a_log_on_a_read_only_file_system_is_read_as_it_is_and_refuses_writers_as_glib
         );
     }
 }
+
+/// A daemon whose log has gone (its logger died: `EPIPE`; or a log file
+/// past its size limit: `EFBIG`) still serves: a line it cannot write is
+/// dropped. `eprintln!` panicked there, and the daemon aborted without a
+/// word (found by the file-size test, whose daemon logged to a file).
+#[test]
+fn a_daemon_whose_log_has_gone_still_serves() {
+    let dir = TempDir::new("nolog");
+    let p = dir.path();
+    // Others may write the directory: the listener warns at its start.
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let sock = p.join(".wtmpd-socket");
+    let child = std::process::Command::new(daemon("utmps-wtmpd"))
+        .arg("--listen")
+        .arg(&sock)
+        .arg(p.join("wtmp"))
+        .stdin(std::process::Stdio::null())
+        .stderr(writer)
+        .spawn()
+        .unwrap();
+    let mut child = util::Guarded(child);
+    util::wait_for(&sock);
+    let ctl = util::c_program("utmpctl", util::Cc::Gnu);
+    let o = Run::new(&ctl)
+        .preload()
+        .sockets_in(p)
+        .args([
+            "wtmp",
+            "/var/log/wtmp",
+            "7",
+            "root",
+            "pts/90",
+            "90",
+            "90",
+            "nolog.example",
+        ])
+        .run();
+    assert_eq!(o.stdout.trim(), "ok", "{o}");
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "the daemon died with its log"
+    );
+    let dump = Run::new("utmpdump").args([p.join("wtmp")]).run();
+    assert!(dump.ok().contains("nolog.example"), "{dump}");
+}

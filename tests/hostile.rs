@@ -253,9 +253,32 @@ fn a_file_size_limit_fails_the_write_and_leaves_whole_records() {
                 .unwrap(),
         )
     };
-    let _w = spawn("utmps-wtmpd", &sock, "wtmp");
+    let mut w = spawn("utmps-wtmpd", &sock, "wtmp");
     let _u = spawn("utmps-utmpd", &usock, "utmp");
-    util::wait_for(&sock);
+    for _ in 0..1000 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if !sock.exists() {
+        let pid = w.0.id();
+        let status = w.0.try_wait();
+        let kids =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        let mut what = format!("status {status:?} children [{kids}]");
+        for p in std::iter::once(pid.to_string()).chain(kids.split_whitespace().map(str::to_string))
+        {
+            let wchan = std::fs::read_to_string(format!("/proc/{p}/wchan")).unwrap_or_default();
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            let cmd = std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            what += &format!("\n{p}: {cmd:?} wchan {wchan} stat {stat}");
+        }
+        let ls = Run::new("ls")
+            .args(["-la".as_ref(), dir.path().as_os_str()])
+            .run();
+        panic!("wtmpd never listened: {what}\n{ls}");
+    }
     util::wait_for(&usock);
     let results = login_logout_rounds(Cc::Musl, dir.path(), 5);
     let efbig = format!("err {}", libc::EFBIG);

@@ -8,6 +8,18 @@
 //! passwd look-ups, `SO_PEERGROUPS`).
 #![deny(unsafe_code)]
 
+/// `eprintln!` that cannot fail: a daemon's log may be a file past the
+/// process's size limit (EFBIG), a full disk or a logger that has gone
+/// (EPIPE), and `eprintln!` panics then, which aborts the daemon without
+/// a word. A line that cannot be written is dropped.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Taking connections: the embedded superserver, who the peer is, and
 /// who gets a daemon process.
 pub mod accept {
@@ -101,9 +113,9 @@ fn exit_code_of(which: cli::args::Daemon, mut argv: Vec<std::ffi::OsString>) -> 
         Ok(()) => 0,
         Err(f) => {
             let (Failure::Usage(m) | Failure::System(m) | Failure::Protocol(m)) = &f;
-            eprintln!("{prog}: fatal: {m}");
+            say!("{prog}: fatal: {m}");
             if matches!(f, Failure::Usage(_)) {
-                eprintln!("{}", cli::args::usage(which));
+                say!("{}", cli::args::usage(which));
             }
             f.code()
         }

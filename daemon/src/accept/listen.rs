@@ -109,7 +109,7 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
                 notice::once(cfg.daemon.name(), &cfg.file, &cfg.lock, audience, &e);
             }
             if audience == files::Audience::Everyone && !store.open_to_others() {
-                eprintln!("{}: warning: {}", cfg.daemon.name(), store.closed_warning());
+                crate::say!("{}: warning: {}", cfg.daemon.name(), store.closed_warning());
             }
             Some(store)
         }
@@ -129,7 +129,7 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
             return;
         };
         if let Err(e) = store.publish(&crate::store::lock::Patient, &socket) {
-            eprintln!(
+            crate::say!(
                 "{}: warning: {e}: clients read through the daemon",
                 cfg.daemon.name()
             );
@@ -158,7 +158,7 @@ pub fn run(cfg: &Config) -> Result<(), Failure> {
     drop(store);
     for p in [&cfg.file, &cfg.lock] {
         if let Some(w) = files::directory_warning(p) {
-            eprintln!("{}: warning: {w}", cfg.daemon.name());
+            crate::say!("{}: warning: {w}", cfg.daemon.name());
         }
     }
     let children =
@@ -525,7 +525,7 @@ impl Server<'_> {
                 Err(RErrno::INTR) | Err(RErrno::CONNABORTED) => continue,
                 Err(e) => {
                     // EMFILE and friends: report, back off, keep going.
-                    eprintln!("{}: warning: accept: {e}", self.cfg.daemon.name());
+                    crate::say!("{}: warning: accept: {e}", self.cfg.daemon.name());
                     std::thread::sleep(Duration::from_millis(10));
                     return None;
                 }
@@ -551,7 +551,7 @@ impl Server<'_> {
                 if !self.admission.log_due(peer.uid, now) {
                     return Err(None);
                 }
-                eprintln!(
+                crate::say!(
                     "{}: uid {} refused: {}",
                     self.cfg.daemon.name(),
                     peer.uid,
@@ -573,7 +573,7 @@ impl Server<'_> {
             }
             Ok(Some(pid)) => Some(pid),
             Err(e) => {
-                eprintln!("{}: warning: fork: {e}", cfg.daemon.name());
+                crate::say!("{}: warning: fork: {e}", cfg.daemon.name());
                 None
             }
         }
@@ -597,7 +597,7 @@ impl Server<'_> {
             }
             Ok(Some(pid)) => Some(Standby { pid, control: ours }),
             Err(e) => {
-                eprintln!("{}: warning: fork: {e}", self.cfg.daemon.name());
+                crate::say!("{}: warning: fork: {e}", self.cfg.daemon.name());
                 None
             }
         }
@@ -723,14 +723,14 @@ fn refuse(conn: &OwnedFd) {
 fn serve_client(client: &OwnedFd, peer: Peer, cfg: &Config, settle: Settle) -> i32 {
     let fd: BorrowedFd = client.as_fd();
     if let Err(e) = rustix::stdio::dup2_stdin(fd).and_then(|()| rustix::stdio::dup2_stdout(fd)) {
-        eprintln!("{}: dup2: {e}", cfg.daemon.name());
+        crate::say!("{}: dup2: {e}", cfg.daemon.name());
         return i32::from(crate::EXIT_SYSTEM);
     }
     match session::run_for(cfg, peer, settle) {
         Ok(()) => 0,
         Err(f) => {
             if !matches!(f, Failure::Protocol(_)) {
-                eprintln!("{}: {f:?}", cfg.daemon.name());
+                crate::say!("{}: {f:?}", cfg.daemon.name());
             }
             i32::from(f.code())
         }

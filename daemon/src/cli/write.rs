@@ -397,11 +397,11 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Usage) => {
-            eprintln!("utmps-write: usage: {USAGE}");
+            crate::say!("utmps-write: usage: {USAGE}");
             ExitCode::from(crate::EXIT_USAGE)
         }
         Err(Error::Fatal(code, message)) => {
-            eprintln!("utmps-write: fatal: {message}");
+            crate::say!("utmps-write: fatal: {message}");
             ExitCode::from(code)
         }
     }

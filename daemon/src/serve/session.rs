@@ -725,7 +725,7 @@ impl Session {
         if r.is_err() && !open && !self.root_only && !self.warned {
             self.warned = true;
             if let Ok(store) = &self.store {
-                eprintln!(
+                crate::say!(
                     "{}: warning: refused a read by uid {}: {}",
                     self.daemon.name(),
                     self.peer.uid,
@@ -793,7 +793,7 @@ impl Session {
         watch: &dyn Watch,
     ) -> Result<(), Errno> {
         let file = files::check_passed(fd, &self.paths.0).map_err(|why| {
-            eprintln!(
+            crate::say!(
                 "{}: warning: refused the descriptor uid {} passed for {}: {why}",
                 self.daemon.name(),
                 self.peer.uid,

@@ -37,7 +37,7 @@ pub fn once(name: &str, file: &Path, lock: &Path, audience: Audience, e: &io::Er
     });
     key[36..40].copy_from_slice(&what.to_le_bytes());
     let say = || {
-        eprintln!(
+        crate::say!(
             "{name}: warning: {}",
             message(file, audience, st.as_ref(), e)
         )

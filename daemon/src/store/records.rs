@@ -244,7 +244,7 @@ impl Store {
                     Generation::Mapped(words)
                 }
                 Err(e) => {
-                    eprintln!(
+                    crate::say!(
                         "warning: {}: {e}: clients read through the daemon",
                         path.display()
                     );
