@@ -178,24 +178,37 @@ fn three_hundred_terminal_servers_of_one_user_are_recorded_whole() {
         // connections to each daemon, more than `--rate 50` and its burst
         // allow within the 2 s deadline: the rate bounds them (README).
         let screens = screens.into_inner().unwrap();
-        for i in 0..TMUX + SCREEN {
-            let t = Instant::now();
-            if i % 3 == 2 {
-                let _ = as_user(&d, "screen")
-                    .env("SCREENDIR", &socks)
-                    .args(["-S", &format!("s{i}"), "-X", "quit"])
-                    .status();
-            } else {
-                let _ = tmux(i).arg("kill-server").status();
+        let quit_all = || {
+            for i in 0..TMUX + SCREEN {
+                let t = Instant::now();
+                if i % 3 == 2 {
+                    let _ = as_user(&d, "screen")
+                        .env("SCREENDIR", &socks)
+                        .args(["-S", &format!("s{i}"), "-X", "quit"])
+                        .status();
+                } else {
+                    let _ = tmux(i).arg("kill-server").status();
+                }
+                std::thread::sleep(Duration::from_millis(25).saturating_sub(t.elapsed()));
             }
-            std::thread::sleep(Duration::from_millis(25).saturating_sub(t.elapsed()));
-        }
+        };
+        quit_all();
+        // A quit command can fail on a loaded machine (a server slow to
+        // answer its socket) and leave its server running: the record is
+        // not lost, the server has not ended. Asked once more, later; the
+        // servers that did quit are not there to answer.
+        let asked_again = std::cell::Cell::new(false);
+        let waiting = Instant::now();
         let w = within(60, "a logout for every server", || {
             let w = wtmp(&d);
             let logouts = lines_with(&w, "[8]").len();
             if logouts >= TMUX + SCREEN {
                 Ok(w)
             } else {
+                if !asked_again.get() && waiting.elapsed() > Duration::from_secs(10) {
+                    asked_again.set(true);
+                    quit_all();
+                }
                 Err(format!("{logouts} logouts"))
             }
         });
