@@ -129,10 +129,7 @@ pub fn open_lock(path: &Path, me: Me) -> io::Result<File> {
 /// Opens the daemon's private lock file as [`open_lock`] does, but only
 /// if it is there: for bookkeeping that must not leave a file behind.
 pub fn open_lock_if_there(path: &Path, me: Me) -> io::Result<File> {
-    let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY;
-    let fd =
-        rfs::open(path, flags | OFlags::NONBLOCK, Mode::empty()).map_err(|e| annotate(path, e))?;
-    rfs::fcntl_setfl(&fd, OFlags::empty())?;
+    let fd = open_nonblocking(path, OFlags::RDWR).map_err(|e| annotate(path, e))?;
     let st = rfs::fstat(&fd)?;
     check_lock(&st, me).map_err(|why| refuse(path, &why))?;
     Ok(File::from(fd))
