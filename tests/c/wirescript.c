@@ -1,14 +1,20 @@
-/* wirescript [-r] SOCKET: one fixed series of requests to a utmpd on an
- * empty file (docs/PROTOCOL.md: V, E, r, e, i, l, B, R, I, L, P and an
- * unknown opcode), and every reply printed: status bytes and the
- * protocol's integers in hex as they came (big-endian on every host),
- * records decoded field by field from the host's own wire struct
- * (skarnet's utmps struct utmpx, memcpy'd: host byte order, 392 bytes on
- * i386, 400 elsewhere). The transcript is the same for a daemon of any
- * architecture that behaves the same; -r prints records as raw hex
- * instead, for comparing two hosts of one byte order and layout byte for
- * byte. Exit 111 on a connection error or a short reply, never a hang
- * (5 s receive timeout). */
+/* wirescript [-r] [-s] SOCKET | [-r] [-s] -x DAEMON [ARG...]: one fixed
+ * series of requests to a utmpd on an empty file (docs/PROTOCOL.md: V, E,
+ * r, e, i, l, B, R, I, L, P and an unknown opcode), and every reply
+ * printed: status bytes and the protocol's integers in hex as they came
+ * (big-endian on every host), records decoded field by field from the
+ * host's own wire struct (skarnet's utmps struct utmpx, memcpy'd: host
+ * byte order, 392 bytes on i386, 400 elsewhere). The transcript is the
+ * same for a daemon of any architecture that behaves the same; -r prints
+ * records as raw hex instead, for comparing two hosts of one byte order
+ * and layout byte for byte. -s sends only skarnet utmps 0.1.2's own
+ * requests (E, r, e, i, l) and an unknown opcode, on which its
+ * utmps-utmpd hangs up. -x runs DAEMON ARG... on one end of a socket
+ * pair (its stdin and stdout), as s6-ipcserver runs skarnet's, with
+ * PROTO=IPC and IPCREMOTEEUID/IPCREMOTEEGID our own ids, in the working
+ * directory, and prints how it ended once we hang up. Exit 111 on a
+ * connection error or a short reply, never a hang (5 s receive
+ * timeout). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +23,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "utmps_wire.h"
@@ -24,16 +31,46 @@
 #define CURSOR (8 + 1 + sizeof(struct utmps_utmpx))
 
 static const char *sock;
-static int raw;
+static int raw, base;
+static char **daemon_argv; /* -x */
+static pid_t daemon_pid;
 static unsigned char cursor[CURSOR]; /* the last cursor a daemon returned */
+
+/* -x: the daemon on the other end of a socket pair, as s6-ipcserver
+ * starts it for a client (skarnet's reads its client's ids from there). */
+static int spawn(void)
+{
+    char id[16];
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 || (daemon_pid = fork()) < 0) {
+        perror("wirescript: socketpair, fork");
+        exit(111);
+    }
+    if (daemon_pid == 0) {
+        dup2(sv[1], 0);
+        dup2(sv[1], 1);
+        close(sv[0]);
+        close(sv[1]);
+        setenv("PROTO", "IPC", 1);
+        snprintf(id, sizeof id, "%u", (unsigned)geteuid());
+        setenv("IPCREMOTEEUID", id, 1);
+        snprintf(id, sizeof id, "%u", (unsigned)getegid());
+        setenv("IPCREMOTEEGID", id, 1);
+        execvp(daemon_argv[0], daemon_argv);
+        perror("wirescript: exec");
+        _exit(111);
+    }
+    close(sv[1]);
+    return sv[0];
+}
 
 static int conn(void)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     struct timeval tv = { .tv_sec = 5 };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int fd = daemon_argv ? spawn() : socket(AF_UNIX, SOCK_STREAM, 0);
     strncpy(sa.sun_path, sock, sizeof sa.sun_path - 1);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    if (fd < 0 || (!daemon_argv && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)) {
         perror("wirescript: connect");
         exit(111);
     }
@@ -195,6 +232,17 @@ static void op_bulk(int fd, char op, uint64_t start, uint16_t max)
     printf("\n");
 }
 
+/* An opcode nobody knows: a status, or the daemon hangs up (skarnet's). */
+static void op_unknown(int fd)
+{
+    unsigned char z = 'Z';
+    put(fd, &z, 1);
+    if (read(fd, &z, 1) == 1)
+        printf("Z: %02x\n", z);
+    else
+        printf("Z: hung up\n");
+}
+
 /* I, L, P at the last cursor returned. */
 static void op_cursor(int fd, char op, const void *arg, size_t len)
 {
@@ -214,22 +262,49 @@ static void op_cursor(int fd, char op, const void *arg, size_t len)
     printf("\n");
 }
 
+/* Hang up; a daemon of our own (-x) then ends: how, is part of the
+ * transcript (both utmpds exit 1 after an unknown opcode). */
+static int finish(int fd)
+{
+    int st;
+    close(fd);
+    if (!daemon_argv)
+        return 0;
+    if (waitpid(daemon_pid, &st, 0) != daemon_pid) {
+        perror("wirescript: waitpid");
+        return 111;
+    }
+    if (WIFEXITED(st))
+        printf("daemon: exit %d\n", WEXITSTATUS(st));
+    else
+        printf("daemon: signal %d\n", WTERMSIG(st));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct utmps_utmpx r;
     int fd;
-    if (argc > 1 && !strcmp(argv[1], "-r")) {
-        raw = 1;
-        argv++, argc--;
+    for (; argc > 1 && argv[1][0] == '-'; argv++, argc--) {
+        if (!strcmp(argv[1], "-r"))
+            raw = 1;
+        else if (!strcmp(argv[1], "-s"))
+            base = 1;
+        else if (!strcmp(argv[1], "-x") && argc > 2) {
+            daemon_argv = argv + 2;
+            argc = 2;
+            break;
+        } else
+            argc = 0;
     }
     if (argc != 2) {
-        fprintf(stderr, "usage: wirescript [-r] SOCKET\n");
+        fprintf(stderr, "usage: wirescript [-r] [-s] SOCKET | [-r] [-s] -x DAEMON [ARG...]\n");
         return 100;
     }
-    sock = argv[1];
+    sock = daemon_argv ? "" : argv[1];
     printf("record size %u\n", (unsigned)sizeof r);
     fd = conn();
-    {
+    if (!base) {
         unsigned char v = 'V', b[8];
         put(fd, &v, 1);
         if (status(fd, "V") == 0) {
@@ -248,11 +323,16 @@ int main(int argc, char **argv)
         op_simple(fd, 'e', "e");
     op_simple(fd, 'r', "r");
     op_id(fd, 7, "ts/2");
+    op_simple(fd, 'r', "r");
     op_id(fd, 1, "");
     op_id(fd, 99, "x");
     op_simple(fd, 'r', "r");
     op_line(fd, "tty1");
     op_line(fd, "pts/9");
+    if (base) {
+        op_unknown(fd);
+        return finish(fd);
+    }
     op_bulk(fd, 'B', 0, 10);
     op_bulk(fd, 'B', 3, 1);
     op_bulk(fd, 'B', 9, 4);
@@ -269,12 +349,6 @@ int main(int argc, char **argv)
     r = mk(7, "carol", "pts/3", "ts/3", 703, "carol.example", 1700000010);
     op_cursor(fd, 'P', &r, sizeof r);
     op_bulk(fd, 'R', 0, 10);
-    {
-        unsigned char z = 'Z';
-        put(fd, &z, 1);
-        status(fd, "Z");
-        printf("\n");
-    }
-    close(fd);
-    return 0;
+    op_unknown(fd);
+    return finish(fd);
 }
