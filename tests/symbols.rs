@@ -35,9 +35,35 @@ fn every_undefined_symbol_is_in_musl_libc() {
         .collect();
     assert!(missing.is_empty(), "not in musl's libc.so: {missing:?}");
     assert!(
-        need.contains("socket"),
+        need.contains("syscall"),
         "the check saw the shim's imports: {need:?}"
     );
+}
+
+#[test]
+fn imports_only_what_no_system_call_replaces() {
+    // Every import is a symbol lookup in every exec under
+    // /etc/ld.so.preload (README, Performance): plain system calls go
+    // through `syscall`, and a new import must be worth it.
+    let need = symbols(&["-D", "--undefined-only"], &shim());
+    let allowed = [
+        "syscall",
+        "__errno_location",
+        "getauxval",
+        "getenv",
+        "ttyname_r",
+        "gnu_get_libc_version",
+        // Emitted by the compiler.
+        "memcpy",
+        "memset",
+        "strlen",
+    ];
+    let extra: Vec<_> = need
+        .iter()
+        .filter(|s| !allowed.contains(&s.as_str()))
+        .collect();
+    assert!(extra.is_empty(), "imports past the list: {extra:?}");
+    assert!(need.contains("syscall"), "{need:?}");
 }
 
 #[test]
