@@ -200,7 +200,7 @@ fn loading_maps_two_segments_and_writes_one_page() {
     // shim/build.rs): two LOAD segments, no RELRO mprotect, writable data
     // in one page of the file (the page the relocations write) and no
     // zero-filled pages (the big buffers are mapped on the first call),
-    // but a little .bss in it, no crtbegin/crtend hooks.
+    // but a little .bss in it, no constructor, no crtbegin/crtend hooks.
     let out = Run::new("readelf")
         .args(["-lW".as_ref(), shim().as_os_str()])
         .run();
@@ -237,6 +237,14 @@ fn loading_maps_two_segments_and_writes_one_page() {
     // the write that zeroes it (one copy-on-write fault), not a read of
     // `.dynamic` (a second fault before the relocations write).
     assert!(memsz > filesz, "no .bss after .data: {rw}");
+    // No constructor: nothing of the shim runs at load (the variables
+    // are read by the first call).
+    let dynamic = Run::new("readelf")
+        .args(["-dW".as_ref(), shim().as_os_str()])
+        .run();
+    for tag in ["(INIT)", "(INIT_ARRAY)", "(PREINIT_ARRAY)"] {
+        assert!(!dynamic.ok().contains(tag), "{tag}: {}", dynamic.ok());
+    }
     let dynsyms = symbols(&["-D"], &shim());
     for crt in [
         "__cxa_finalize",
