@@ -230,6 +230,23 @@ fn ids(path: &CStr) -> Option<(u32, u32)> {
     (ret == 0 && st.stx_mask & want == want).then_some((st.stx_uid, st.stx_gid))
 }
 
+/// The C string at `p`, measured here rather than by `CStr::from_ptr`,
+/// which imports `strlen` (a symbol lookup at every exec: see the module's
+/// docs); the strings are short and rare.
+///
+/// # Safety
+/// `p` is non-NULL and NUL-terminated, and the string outlives `'a`.
+pub unsafe fn c_str<'a>(p: *const c_char) -> &'a CStr {
+    let mut n = 0;
+    // SAFETY: every byte up to the NUL is readable (the caller's
+    // contract); volatile, so that the loop is not made a `strlen` call.
+    while unsafe { core::ptr::read_volatile(p.add(n)) } != 0 {
+        n += 1;
+    }
+    // SAFETY: `n + 1` bytes from `p` end at the first NUL.
+    unsafe { CStr::from_bytes_with_nul_unchecked(core::slice::from_raw_parts(p.cast(), n + 1)) }
+}
+
 /// The value of environment variable `name`.
 pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
     // SAFETY: `name` is NUL-terminated; getenv returns NULL or a string
@@ -239,7 +256,7 @@ pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
         None
     } else {
         // SAFETY: non-NULL getenv results are NUL-terminated.
-        Some(unsafe { CStr::from_ptr(p) }.to_bytes())
+        Some(unsafe { c_str(p) }.to_bytes())
     }
 }
 
