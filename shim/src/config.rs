@@ -8,7 +8,8 @@
 //! Performance). `login` clears its environment before it writes utmp,
 //! so the variables come from `/proc/self/environ`, the strings the
 //! kernel put on the stack at exec, which `clearenv`, `setenv` and
-//! `unsetenv` leave alone; from `getenv` where /proc is not mounted.
+//! `unsetenv` leave alone. Without /proc the process counts as
+//! privileged (`sys::secure_exec`) and reads none.
 
 use crate::sys;
 use core::cell::UnsafeCell;
@@ -161,24 +162,10 @@ fn read(cfg: &mut Config) {
     if caller() == Caller::Privileged {
         return;
     }
+    // Where /proc is not mounted, `caller` has found the process
+    // privileged already (`sys::secure_exec`): nothing to read here.
     let mut seen = 0u8;
-    if !initial_environment(|entry| take(cfg, &mut seen, entry)) {
-        for name in NAMES {
-            if let Some(v) = sys::getenv(name) {
-                let n = name.to_bytes().len();
-                // Whole, as the loop above sees it: NAME=value.
-                let mut entry = [0u8; ENTRY_MAX];
-                let len = (n + 1 + v.len()).min(ENTRY_MAX);
-                for (dst, src) in entry
-                    .iter_mut()
-                    .zip(name.to_bytes().iter().chain(b"=").chain(v))
-                {
-                    *dst = *src;
-                }
-                take(cfg, &mut seen, entry.get(..len).unwrap_or_default());
-            }
-        }
-    }
+    initial_environment(|entry| take(cfg, &mut seen, entry));
 }
 
 /// The variables, in the order [`take`] knows them.
@@ -225,11 +212,11 @@ fn take(cfg: &mut Config, seen: &mut u8, entry: &[u8]) {
 }
 
 /// Calls `f` with each `NAME=value` of `/proc/self/environ` in turn, each
-/// cut at [`ENTRY_MAX`] bytes: whether the file could be read.
+/// cut at [`ENTRY_MAX`] bytes.
 #[inline(never)]
-fn initial_environment(mut f: impl FnMut(&[u8])) -> bool {
+fn initial_environment(mut f: impl FnMut(&[u8])) {
     let Ok(fd) = sys::open(c"/proc/self/environ", libc::O_RDONLY) else {
-        return false;
+        return;
     };
     let mut buf = [0u8; 1024];
     let mut entry = [0u8; ENTRY_MAX];
@@ -257,7 +244,6 @@ fn initial_environment(mut f: impl FnMut(&[u8])) -> bool {
     if len > 0 {
         f(entry.get(..len).unwrap_or_default());
     }
-    true
 }
 
 /// The socket path of `service` (empty when the variable was too long,

@@ -143,10 +143,51 @@ pub fn sleep_us(us: u64) {
 }
 
 /// Whether this is a secure-execution process (setuid, setgid, file
-/// capabilities), whose environment must not be trusted.
+/// capabilities), whose environment must not be trusted: `AT_SECURE`,
+/// read once from `/proc/self/auxv` rather than through `getauxval` (an
+/// import: see the module's docs). Where /proc is not mounted, or not
+/// readable (a setuid or setgid process is not dumpable, and its /proc
+/// files are root's), the answer is yes: such a process then reads no
+/// `UTMPS_*` and trusts no server of its own uid, as root.
 pub fn secure_exec() -> bool {
-    // SAFETY: getauxval has no preconditions.
-    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+    // 0: not read yet; 1: no; 2: yes. Fixed at exec, shared with a fork.
+    static SECURE: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+    use core::sync::atomic::Ordering::Relaxed;
+    match SECURE.load(Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            let secure = at_secure().unwrap_or(true);
+            SECURE.store(if secure { 2 } else { 1 }, Relaxed);
+            secure
+        }
+    }
+}
+
+/// `AT_SECURE` from `/proc/self/auxv` (pairs of native words).
+fn at_secure() -> Option<bool> {
+    const WORD: usize = core::mem::size_of::<usize>();
+    let fd = open(c"/proc/self/auxv", libc::O_RDONLY).ok()?;
+    let mut buf = [0u8; 64 * 2 * WORD];
+    let mut at = 0u64;
+    loop {
+        let n = pread(&fd, &mut buf, at).ok()?;
+        // The file is whole pairs; a short read ends with one.
+        let pairs = buf.get(..n - n % (2 * WORD))?;
+        if pairs.is_empty() {
+            return None;
+        }
+        for pair in pairs.chunks_exact(2 * WORD) {
+            let (k, v) = pair.split_at(WORD);
+            let word = |b: &[u8]| Some(usize::from_ne_bytes(b.try_into().ok()?));
+            match word(k)? as u64 {
+                libc::AT_NULL => return None,
+                libc::AT_SECURE => return Some(word(v)? != 0),
+                _ => {}
+            }
+        }
+        at += pairs.len() as u64;
+    }
 }
 
 /// The real uid when it equals the effective one.
@@ -245,19 +286,6 @@ pub unsafe fn c_str<'a>(p: *const c_char) -> &'a CStr {
     }
     // SAFETY: `n + 1` bytes from `p` end at the first NUL.
     unsafe { CStr::from_bytes_with_nul_unchecked(core::slice::from_raw_parts(p.cast(), n + 1)) }
-}
-
-/// The value of environment variable `name`.
-pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
-    // SAFETY: `name` is NUL-terminated; getenv returns NULL or a string
-    // that stays valid unless the program changes that variable.
-    let p = unsafe { libc::getenv(name.as_ptr()) };
-    if p.is_null() {
-        None
-    } else {
-        // SAFETY: non-NULL getenv results are NUL-terminated.
-        Some(unsafe { c_str(p) }.to_bytes())
-    }
 }
 
 /// Whether the process runs on glibc, which defines `gnu_get_libc_version`
