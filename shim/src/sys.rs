@@ -180,7 +180,7 @@ fn at_secure() -> Option<bool> {
         for pair in pairs.chunks_exact(2 * WORD) {
             let (k, v) = pair.split_at(WORD);
             let word = |b: &[u8]| Some(usize::from_ne_bytes(b.try_into().ok()?));
-            match word(k)? as u64 {
+            match word(k)? as libc::c_ulong {
                 libc::AT_NULL => return None,
                 libc::AT_SECURE => return Some(word(v)? != 0),
                 _ => {}
