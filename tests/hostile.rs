@@ -356,7 +356,7 @@ fn privacy_mode_hides_other_users_hosts_from_ordinary_readers() {
 
 #[test]
 fn setuid_programs_ignore_the_utmps_variables() {
-    // The shim goes into a setuid program only through ld.so.preload:
+    // (And setgid ones.) The shim goes into a setuid program only through ld.so.preload:
     // provide one in a private mount namespace (an overlay on /etc whose
     // upper layer is a temporary directory), never on the machine.
     let user = "utmpstest1";
@@ -370,10 +370,14 @@ fn setuid_programs_ignore_the_utmps_variables() {
     let dir = TempDir::new("suid");
     let setuid = dir.path().join("utmpctl-setuid");
     let plain = dir.path().join("utmpctl-plain");
+    // Setgid (root's group): the same uid, only `AT_SECURE` tells.
+    let setgid = dir.path().join("utmpctl-setgid");
     std::fs::copy(&ctl, &setuid).unwrap();
     std::fs::copy(&ctl, &plain).unwrap();
+    std::fs::copy(&ctl, &setgid).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&setuid, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    std::fs::set_permissions(&setgid, std::fs::Permissions::from_mode(0o2755)).unwrap();
     for sub in ["upper", "work"] {
         std::fs::create_dir(dir.path().join(sub)).unwrap();
     }
@@ -393,7 +397,7 @@ daemon=$!
 trap 'kill $daemon' EXIT
 while [ ! -S /run/utmps/.utmpd-socket ]; do sleep 0.01; done
 "$DIR/utmpctl-plain" put 7 root pts/9 9 1 >/dev/null
-for prog in "$DIR/utmpctl-plain" "$DIR/utmpctl-setuid"; do
+for prog in "$DIR/utmpctl-plain" "$DIR/utmpctl-setuid" "$DIR/utmpctl-setgid"; do
     setpriv --reuid="$USERNAME" --regid="$USERNAME" --init-groups env UTMPS_UTMPD_SOCKET="$SOCK" "$prog" list || true
 done
 "#;
@@ -407,12 +411,13 @@ done
         .run();
     let out = o.ok();
     let l: Vec<_> = out.lines().collect();
-    assert_eq!(l.len(), 2, "{o}");
+    assert_eq!(l.len(), 3, "{o}");
     // The plain program follows UTMPS_UTMPD_SOCKET to the test daemon.
     assert!(l[0].starts_with("7 root pts/5"), "{o}");
     // The setuid one has the shim too, but ignores the variable and uses
     // the default socket.
     assert!(l[1].starts_with("7 root pts/9"), "{o}");
+    assert!(l[2].starts_with("7 root pts/9"), "setgid: {o}");
     assert!(
         !std::path::Path::new("/etc/ld.so.preload").exists(),
         "the machine's preload file appeared"

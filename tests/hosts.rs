@@ -1,6 +1,6 @@
-//! The shim inside demanding hosts: threads and fork.
+//! The shim inside demanding hosts: threads, fork, a changed environment.
 
-use util::{c_program, Cc, Daemons};
+use util::{c_program, Cc, Daemons, Run};
 
 fn fill(d: &Daemons, n: usize) {
     for i in 0..n {
@@ -83,4 +83,25 @@ fn signals_interrupting_calls_break_nothing() {
     // Whole records only, and every append present.
     let wtmp = std::fs::metadata(d.file("wtmp")).unwrap().len();
     assert_eq!(wtmp, 2 * 300 * 384);
+}
+
+/// The `UTMPS_*` variables are those the process was started with, read
+/// on its first call (not at load: README, Performance): a program that
+/// clears its environment, as `login` does, or sets them anew still
+/// reaches the daemons its environment named at exec.
+#[test]
+fn the_variables_are_those_of_the_exec() {
+    const USER: &str = "utmpstest1";
+    util::ensure_user(USER);
+    let d = Daemons::start();
+    fill(&d, 3);
+    for cc in Cc::ALL {
+        let mut r = Run::new(c_program("utmpctl", cc)).preload().user(USER);
+        for (k, v) in d.env() {
+            r = r.env(k, v);
+        }
+        let o = r.args(["clearenv", "list"]).run();
+        assert_eq!(o.stdout.lines().count(), 3, "{cc:?}: {o}");
+        assert!(o.stdout.contains(" pts/2 "), "{cc:?}: {o}");
+    }
 }

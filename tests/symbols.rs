@@ -35,9 +35,32 @@ fn every_undefined_symbol_is_in_musl_libc() {
         .collect();
     assert!(missing.is_empty(), "not in musl's libc.so: {missing:?}");
     assert!(
-        need.contains("socket"),
+        need.contains("syscall"),
         "the check saw the shim's imports: {need:?}"
     );
+}
+
+#[test]
+fn imports_only_what_no_system_call_replaces() {
+    // Every import is a symbol lookup in every exec under
+    // /etc/ld.so.preload (README, Performance): plain system calls go
+    // through `syscall`, and a new import must be worth it.
+    let need = symbols(&["-D", "--undefined-only"], &shim());
+    let allowed = [
+        "syscall",
+        "__errno_location",
+        "ttyname_r",
+        "gnu_get_libc_version",
+        // Emitted by the compiler.
+        "memcpy",
+        "memset",
+    ];
+    let extra: Vec<_> = need
+        .iter()
+        .filter(|s| !allowed.contains(&s.as_str()))
+        .collect();
+    assert!(extra.is_empty(), "imports past the list: {extra:?}");
+    assert!(need.contains("syscall"), "{need:?}");
 }
 
 #[test]
@@ -174,7 +197,7 @@ fn loading_maps_two_segments_and_writes_one_page() {
     // shim/build.rs): two LOAD segments, no RELRO mprotect, writable data
     // in one page of the file (the page the relocations write) and no
     // zero-filled pages (the big buffers are mapped on the first call),
-    // no crtbegin/crtend hooks.
+    // but a little .bss in it, no constructor, no crtbegin/crtend hooks.
     let out = Run::new("readelf")
         .args(["-lW".as_ref(), shim().as_os_str()])
         .run();
@@ -207,6 +230,18 @@ fn loading_maps_two_segments_and_writes_one_page() {
         vaddr + memsz <= file_end,
         "zero-filled pages past the file: {rw}"
     );
+    // A little .bss in that page: the loader's first touch of it is then
+    // the write that zeroes it (one copy-on-write fault), not a read of
+    // `.dynamic` (a second fault before the relocations write).
+    assert!(memsz > filesz, "no .bss after .data: {rw}");
+    // No constructor: nothing of the shim runs at load (the variables
+    // are read by the first call).
+    let dynamic = Run::new("readelf")
+        .args(["-dW".as_ref(), shim().as_os_str()])
+        .run();
+    for tag in ["(INIT)", "(INIT_ARRAY)", "(PREINIT_ARRAY)"] {
+        assert!(!dynamic.ok().contains(tag), "{tag}: {}", dynamic.ok());
+    }
     let dynsyms = symbols(&["-D"], &shim());
     for crt in [
         "__cxa_finalize",

@@ -1,12 +1,20 @@
-//! Settings from the environment, taken once when the shim is loaded (a
-//! constructor: `login` and `su` clear their environment before they
-//! write utmp, and must still reach the same daemons) and ignored in
-//! root and secure-execution processes: a user must not point a setuid
-//! `login`, or root's shell after a plain `su`, at a socket of their own.
+//! Settings from the environment the process was started with, read on
+//! the first call that needs them, and ignored in root and
+//! secure-execution processes: a user must not point a setuid `login`, or
+//! root's shell after a plain `su`, at a socket of their own.
+//!
+//! Not read at load (a constructor) any more: with /etc/ld.so.preload
+//! every exec would pay for it, and nearly none calls the API (README,
+//! Performance). `login` clears its environment before it writes utmp,
+//! so the variables come from `/proc/self/environ`, the strings the
+//! kernel put on the stack at exec, which `clearenv`, `setenv` and
+//! `unsetenv` leave alone. Without /proc the process counts as
+//! privileged (`sys::secure_exec`) and reads none.
 
 use crate::sys;
 use core::cell::UnsafeCell;
 use core::ffi::CStr;
+use core::sync::atomic::{AtomicI32, Ordering};
 use proto::trust::Caller;
 
 /// Default socket of utmps-utmpd (skarnet's path).
@@ -52,6 +60,18 @@ impl Path {
         Path { bytes, len: i }
     }
 
+    /// `v` as a socket path, or the too-long marker.
+    fn of(v: &[u8]) -> Path {
+        if v.len() <= PATH_MAX {
+            Path::new(v)
+        } else {
+            Path {
+                bytes: [0; PATH_MAX],
+                len: 0,
+            }
+        }
+    }
+
     fn get(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or_default()
     }
@@ -64,69 +84,166 @@ struct Config {
     timeout_ms: u64,
 }
 
-struct Global(UnsafeCell<Config>);
-
-// SAFETY: written only by the constructor, which the dynamic loader runs
-// before any code can call into the shim; read-only afterwards.
-unsafe impl Sync for Global {}
-
-static CONFIG: Global = Global(UnsafeCell::new(Config {
+const DEFAULTS: Config = Config {
     utmpd: Path::new(UTMPD_SOCKET),
     wtmpd: Path::new(WTMPD_SOCKET),
     btmpd: Path::new(BTMPD_SOCKET),
     timeout_ms: TIMEOUT_MS,
-}));
+};
 
-#[used]
-#[unsafe(link_section = ".init_array")]
-static LOAD: extern "C" fn() = load;
+struct Global(UnsafeCell<Config>);
 
-/// Reads the `UTMPS_*` variables, unless this process is root or
-/// secure-execution: root's environment may be a user's (`su`, `sudo -E`),
-/// so root talks to the default sockets alone.
-extern "C" fn load() {
-    let vars = [
-        c"UTMPS_UTMPD_SOCKET",
-        c"UTMPS_WTMPD_SOCKET",
-        c"UTMPS_BTMPD_SOCKET",
-        c"UTMPS_TIMEOUT_MS",
-    ]
-    .map(env);
-    // Most processes set none: they pay no system call here.
-    if vars.iter().all(Option::is_none) || caller() == Caller::Privileged {
+// SAFETY: written only by the thread that set READ to its pid, before it
+// sets READ to DONE (Release); read only after READ is DONE (Acquire).
+unsafe impl Sync for Global {}
+
+// In .data, with the rest of the shim's state (see `state::STATE`).
+#[unsafe(link_section = ".data.utmps")]
+static CONFIG: Global = Global(UnsafeCell::new(DEFAULTS));
+
+/// Whether CONFIG holds the variables: 0 not yet, DONE, or the pid of the
+/// process one of whose threads is reading them (a forked child finds
+/// its parent's pid there, whose reading thread it does not have, and
+/// reads them itself).
+static READ: AtomicI32 = AtomicI32::new(0);
+const DONE: i32 = -1;
+
+/// The settings, read on the first call. A thread that finds another of
+/// its process reading them waits for it, a few milliseconds at most
+/// (the read takes microseconds), then goes on with the defaults rather
+/// than hang: that can only be a signal handler that interrupted the
+/// reading thread.
+fn config() -> &'static Config {
+    if READ.load(Ordering::Acquire) == DONE {
+        // SAFETY: written before DONE was stored, read-only since.
+        return unsafe { &*CONFIG.0.get() };
+    }
+    first_config()
+}
+
+/// [`config`] until the variables are read: once per process.
+#[cold]
+#[inline(never)]
+fn first_config() -> &'static Config {
+    let mut waited_us = 0;
+    loop {
+        let r = READ.load(Ordering::Acquire);
+        if r == DONE {
+            // SAFETY: written before DONE was stored, read-only since.
+            return unsafe { &*CONFIG.0.get() };
+        }
+        let me = sys::getpid();
+        if r != me {
+            if READ
+                .compare_exchange(r, me, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                // SAFETY: READ holds our pid: no other thread of this
+                // process writes or reads CONFIG until DONE.
+                read(unsafe { &mut *CONFIG.0.get() });
+                READ.store(DONE, Ordering::Release);
+            }
+            continue;
+        }
+        if waited_us >= 20_000 {
+            return &DEFAULTS;
+        }
+        sys::sleep_us(100);
+        waited_us += 100;
+    }
+}
+
+/// Fills `cfg` from the `UTMPS_*` variables, unless this process is root
+/// or secure-execution: root's environment may be a user's (`su`, `sudo
+/// -E`), so root talks to the default sockets alone, and reads nothing.
+#[inline(never)]
+fn read(cfg: &mut Config) {
+    *cfg = DEFAULTS;
+    if caller() == Caller::Privileged {
         return;
     }
-    let [utmpd, wtmpd, btmpd, timeout] = vars;
-    // SAFETY: constructors run before anything else can reach CONFIG.
-    let cfg = unsafe { &mut *CONFIG.0.get() };
-    for (value, slot) in [
-        (utmpd, &mut cfg.utmpd),
-        (wtmpd, &mut cfg.wtmpd),
-        (btmpd, &mut cfg.btmpd),
-    ] {
-        if let Some(v) = value {
-            *slot = if v.len() <= PATH_MAX {
-                Path::new(v)
-            } else {
-                Path {
-                    bytes: [0; PATH_MAX],
-                    len: 0,
+    // Where /proc is not mounted, `caller` has found the process
+    // privileged already (`sys::secure_exec`): nothing to read here.
+    let mut seen = 0u8;
+    initial_environment(|entry| take(cfg, &mut seen, entry));
+}
+
+/// The variables, in the order [`take`] knows them.
+const NAMES: [&CStr; 4] = [
+    c"UTMPS_UTMPD_SOCKET",
+    c"UTMPS_WTMPD_SOCKET",
+    c"UTMPS_BTMPD_SOCKET",
+    c"UTMPS_TIMEOUT_MS",
+];
+
+/// Longest entry [`take`] needs whole: the longest name, `=` and one byte
+/// more than a socket path, to tell a path too long from one that fits.
+const ENTRY_MAX: usize = 18 + 1 + PATH_MAX + 1;
+
+/// One `NAME=value` entry into `cfg`, unless an entry of that name came
+/// before (`seen`, a bit per name): the first one counts, as with
+/// `getenv`, and an empty value is no value.
+#[inline(never)]
+fn take(cfg: &mut Config, seen: &mut u8, entry: &[u8]) {
+    for (i, name) in NAMES.iter().enumerate() {
+        let bit = 1u8 << i;
+        let value = entry
+            .strip_prefix(name.to_bytes())
+            .and_then(|r| r.strip_prefix(b"="));
+        let Some(v) = value.filter(|_| *seen & bit == 0) else {
+            continue;
+        };
+        *seen |= bit;
+        if v.is_empty() {
+            return;
+        }
+        match i {
+            0 => cfg.utmpd = Path::of(v),
+            1 => cfg.wtmpd = Path::of(v),
+            2 => cfg.btmpd = Path::of(v),
+            _ => {
+                if let Some(ms) = parse_u64(v).filter(|&ms| ms > 0) {
+                    cfg.timeout_ms = ms;
                 }
-            };
+            }
+        }
+        return;
+    }
+}
+
+/// Calls `f` with each `NAME=value` of `/proc/self/environ` in turn, each
+/// cut at [`ENTRY_MAX`] bytes.
+#[inline(never)]
+fn initial_environment(mut f: impl FnMut(&[u8])) {
+    let Ok(fd) = sys::open(c"/proc/self/environ", libc::O_RDONLY) else {
+        return;
+    };
+    let mut buf = [0u8; 1024];
+    let mut entry = [0u8; ENTRY_MAX];
+    let mut len = 0;
+    let mut at = 0u64;
+    loop {
+        let n = match sys::pread(&fd, &mut buf, at) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e == proto::Errno::EINTR => continue,
+            Err(_) => break,
+        };
+        at += n as u64;
+        for &b in buf.get(..n).unwrap_or_default() {
+            if b == 0 {
+                f(entry.get(..len).unwrap_or_default());
+                len = 0;
+            } else if let Some(slot) = entry.get_mut(len) {
+                *slot = b;
+                len += 1;
+            }
         }
     }
-    if let Some(ms) = timeout.and_then(parse_u64).filter(|&ms| ms > 0) {
-        cfg.timeout_ms = ms;
+    // The last entry, should the process have overwritten its final NUL.
+    if len > 0 {
+        f(entry.get(..len).unwrap_or_default());
     }
-}
-
-fn env(name: &CStr) -> Option<&'static [u8]> {
-    sys::getenv(name).filter(|v| !v.is_empty())
-}
-
-fn config() -> &'static Config {
-    // SAFETY: read-only after the constructor (see the Sync impl).
-    unsafe { &*CONFIG.0.get() }
 }
 
 /// The socket path of `service` (empty when the variable was too long,

@@ -4,8 +4,7 @@
 use core::sync::atomic::{AtomicU8, Ordering};
 use proto::Layout;
 
-// In .data (see `state::STATE`).
-#[unsafe(link_section = ".data.utmps")]
+// In .bss, in the page of .data (see `state::STATE`).
 static LAYOUT: AtomicU8 = AtomicU8::new(0);
 
 /// The layout of the host's `struct utmpx`. glibc exports

@@ -36,8 +36,7 @@ pub use state::fuzz_replies;
 fn panic(_: &core::panic::PanicInfo) -> ! {
     // Nothing in the shim panics by design (see the lints above); if it
     // ever did, stop here rather than unwind into C.
-    // SAFETY: abort has no preconditions.
-    unsafe { libc::abort() }
+    sys::abort()
 }
 
 // Unwinding is disabled (panic = "abort"), but libcore, built for

@@ -11,7 +11,7 @@ use crate::client;
 use crate::config::{self, Service};
 use crate::ret;
 use crate::state;
-use core::ffi::{c_char, c_int, CStr};
+use core::ffi::{c_char, c_int};
 use core::sync::atomic::{AtomicI32, Ordering};
 use proto::codec::{self, Request, RECORD_SIZE};
 use proto::record::{set_field, HOST_SIZE};
@@ -80,7 +80,7 @@ unsafe fn arg<'a>(p: *const c_char) -> &'a [u8] {
         b""
     } else {
         // SAFETY: NUL-terminated per the contract.
-        unsafe { CStr::from_ptr(p) }.to_bytes()
+        unsafe { crate::sys::c_str(p) }.to_bytes()
     }
 }
 

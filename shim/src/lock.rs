@@ -13,8 +13,7 @@ use crate::sys;
 use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU8, Ordering};
 use proto::Errno;
 
-// In .data (see `state::STATE`).
-#[unsafe(link_section = ".data.utmps")]
+// In .bss, in the page of .data (see `state::STATE`).
 static HOLDER: AtomicI32 = AtomicI32::new(0);
 
 /// Proof that the lock is held, by this process; releases it on drop.
@@ -26,10 +25,8 @@ pub struct Guard {
 // This process's pid, in a page the kernel zeroes in a forked child
 // (`MADV_WIPEONFORK`): one `getpid` per process instead of one per call
 // (10,000 system calls for `who` over 10,000 entries, a tenth of its own).
-#[unsafe(link_section = ".data.utmps")]
 static PID: AtomicPtr<AtomicI32> = AtomicPtr::new(core::ptr::null_mut());
 // Set when that page cannot be had (a kernel before 4.14): getpid each call.
-#[unsafe(link_section = ".data.utmps")]
 static NO_PID_PAGE: AtomicU8 = AtomicU8::new(0);
 
 /// This process's pid, without a system call after the first.

@@ -89,9 +89,13 @@ struct Global(UnsafeCell<State>);
 // SAFETY: the state is only reached through `with`, which holds the lock.
 unsafe impl Sync for Global {}
 
-// In .data, not .bss, as every static of the shim that a call writes: the
-// few hundred bytes share the page the loader's relocations write anyway,
-// and the loader has no zero-filled page to map (README, Performance).
+// In .data, as every static of the shim that a call writes: the few
+// hundred bytes share the page the loader's relocations write anyway, and
+// the loader has no zero-filled page to map (README, Performance). The
+// few zero words (`lock`, `host`) stay in .bss, after .data in that same
+// page: the loader then zeroes the rest of the page before anything else
+// touches it, so the page costs one copy-on-write fault instead of a read
+// fault (the loader reads `.dynamic` first) and then a write fault.
 #[unsafe(link_section = ".data.utmps")]
 static STATE: Global = Global(UnsafeCell::new(State::new()));
 

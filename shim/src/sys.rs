@@ -1,13 +1,40 @@
 //! System calls through the C library, each wrapped to return
 //! `Result<_, Errno>`. Nothing here calls a symbol the shim exports.
 //!
+//! The plain ones go through the C library's `syscall` rather than each
+//! its own wrapper: with /etc/ld.so.preload every exec on the machine
+//! looks up every symbol the shim imports, about 800 instructions each in
+//! glibc's loader, and nearly no process ever calls one (README,
+//! Performance). Wrappers stay where a call differs between
+//! architectures beyond its number: 64-bit offsets and `timespec` on
+//! 32-bit targets, `mmap` on s390x.
+//!
 //! # Safety
-//! Each wrapper passes the C library pointers to live buffers of the
-//! stated length, or NUL-terminated strings the caller guarantees; none
-//! keeps a pointer past the call.
+//! Each wrapper passes the C library or the kernel pointers to live
+//! buffers of the stated length, or NUL-terminated strings the caller
+//! guarantees; none keeps a pointer past the call.
 
-use core::ffi::{c_char, c_int, CStr};
+use core::ffi::{c_char, c_int, c_long, CStr};
 use proto::Errno;
+
+/// `syscall(n, args...)`, every argument widened to `long` as the C
+/// library's `syscall` reads them (an `int` in a variadic call leaves the
+/// upper half of its register undefined), the missing ones 0.
+///
+/// # Safety
+/// The arguments are what system call `n` expects.
+unsafe fn call(n: c_long, args: &[c_long]) -> c_long {
+    let a = |i: usize| args.get(i).copied().unwrap_or(0);
+    // SAFETY: the caller's contract; the kernel ignores unused arguments.
+    unsafe { libc::syscall(n, a(0), a(1), a(2), a(3), a(4), a(5)) }
+}
+
+#[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
+use libc::{SYS_fchown as SYS_FCHOWN, SYS_geteuid as SYS_GETEUID, SYS_getuid as SYS_GETUID};
+/// The uid calls that take and return 32-bit ids: their plain names are
+/// the 16-bit calls on i386 and 32-bit ARM.
+#[cfg(any(target_arch = "x86", target_arch = "arm"))]
+use libc::{SYS_fchown32 as SYS_FCHOWN, SYS_geteuid32 as SYS_GETEUID, SYS_getuid32 as SYS_GETUID};
 
 /// The calling thread's errno.
 pub fn errno() -> Errno {
@@ -45,7 +72,23 @@ impl Fd {
 impl Drop for Fd {
     fn drop(&mut self) {
         // SAFETY: we own the descriptor; close errors leave nothing to do.
-        unsafe { libc::close(self.0) };
+        unsafe { call(libc::SYS_close, &[self.0 as c_long]) };
+    }
+}
+
+/// Ends the process with SIGABRT, as `abort` (without importing it: see
+/// the module's docs), or exit status 134 if the signal is caught.
+#[cfg(not(any(test, feature = "fuzz")))]
+pub fn abort() -> ! {
+    // SAFETY: kill and exit_group take no memory.
+    unsafe {
+        call(
+            libc::SYS_kill,
+            &[call(libc::SYS_getpid, &[]), libc::SIGABRT as c_long],
+        );
+        loop {
+            call(libc::SYS_exit_group, &[134]);
+        }
     }
 }
 
@@ -77,7 +120,7 @@ fn clock(id: libc::clockid_t) -> (i64, i64) {
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a live timespec.
-    unsafe { libc::clock_gettime(id, &mut ts) };
+    unsafe { lfs::clock_gettime(id, &mut ts) };
     // time_t and long are 32-bit on 32-bit targets; the same type here.
     #[allow(clippy::useless_conversion)]
     (i64::from(ts.tv_sec), i64::from(ts.tv_nsec))
@@ -86,7 +129,7 @@ fn clock(id: libc::clockid_t) -> (i64, i64) {
 /// `getpid()`.
 pub fn getpid() -> i32 {
     // SAFETY: getpid cannot fail.
-    unsafe { libc::getpid() }
+    unsafe { call(libc::SYS_getpid, &[]) as i32 }
 }
 
 /// Sleeps for `us` microseconds (a signal may cut it short).
@@ -96,36 +139,78 @@ pub fn sleep_us(us: u64) {
         tv_nsec: ((us % 1_000_000) * 1000) as libc::c_long,
     };
     // SAFETY: `ts` is a live timespec; the remainder is not wanted.
-    unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
+    unsafe { lfs::nanosleep(&ts) };
 }
 
 /// Whether this is a secure-execution process (setuid, setgid, file
-/// capabilities), whose environment must not be trusted.
+/// capabilities), whose environment must not be trusted: `AT_SECURE`,
+/// read once from `/proc/self/auxv` rather than through `getauxval` (an
+/// import: see the module's docs). Where /proc is not mounted, or not
+/// readable (a setuid or setgid process is not dumpable, and its /proc
+/// files are root's), the answer is yes: such a process then reads no
+/// `UTMPS_*` and trusts no server of its own uid, as root.
 pub fn secure_exec() -> bool {
-    // SAFETY: getauxval has no preconditions.
-    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+    // 0: not read yet; 1: no; 2: yes. Fixed at exec, shared with a fork.
+    static SECURE: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+    use core::sync::atomic::Ordering::Relaxed;
+    match SECURE.load(Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            let secure = at_secure().unwrap_or(true);
+            SECURE.store(if secure { 2 } else { 1 }, Relaxed);
+            secure
+        }
+    }
+}
+
+/// `AT_SECURE` from `/proc/self/auxv` (pairs of native words).
+fn at_secure() -> Option<bool> {
+    const WORD: usize = core::mem::size_of::<usize>();
+    let fd = open(c"/proc/self/auxv", libc::O_RDONLY).ok()?;
+    let mut buf = [0u8; 64 * 2 * WORD];
+    let mut at = 0u64;
+    loop {
+        let n = pread(&fd, &mut buf, at).ok()?;
+        // The file is whole pairs; a short read ends with one.
+        let pairs = buf.get(..n - n % (2 * WORD))?;
+        if pairs.is_empty() {
+            return None;
+        }
+        for pair in pairs.chunks_exact(2 * WORD) {
+            let (k, v) = pair.split_at(WORD);
+            let word = |b: &[u8]| Some(usize::from_ne_bytes(b.try_into().ok()?));
+            match word(k)? as libc::c_ulong {
+                libc::AT_NULL => return None,
+                libc::AT_SECURE => return Some(word(v)? != 0),
+                _ => {}
+            }
+        }
+        at += pairs.len() as u64;
+    }
 }
 
 /// The real uid when it equals the effective one.
 pub fn own_uid() -> Option<u32> {
     // SAFETY: getuid and geteuid cannot fail.
-    let (r, e) = unsafe { (libc::getuid(), libc::geteuid()) };
-    (r == e).then_some(r)
+    let (r, e) = unsafe { (call(SYS_GETUID, &[]), call(SYS_GETEUID, &[])) };
+    (r == e).then_some(r as u32)
 }
 
 /// Whether the effective uid is 0: the rights `open` and `fchown` use.
 pub fn effective_root() -> bool {
     // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    unsafe { call(SYS_GETEUID, &[]) == 0 }
 }
 
 /// `fchown(fd, uid, gid)` then `fchmod(fd, mode)`: a new file's owner and
 /// exact mode, whatever the umask.
 pub fn set_owner_mode(fd: &Fd, uid: u32, gid: u32, mode: u32) -> Result<(), Errno> {
+    let ids = [fd.0 as c_long, uid as c_long, gid as c_long];
     // SAFETY: fchown and fchmod have no memory-safety preconditions.
-    check(unsafe { libc::fchown(fd.0, uid, gid) } as isize)?;
+    check(unsafe { call(SYS_FCHOWN, &ids) } as isize)?;
     // SAFETY: as above.
-    check(unsafe { libc::fchmod(fd.0, mode as libc::mode_t) } as isize).map(|_| ())
+    check(unsafe { call(libc::SYS_fchmod, &[fd.0 as c_long, mode as c_long]) } as isize).map(|_| ())
 }
 
 /// The uid in the credentials of the server at the other end of `fd`
@@ -139,12 +224,15 @@ pub fn peer_uid(fd: &Fd) -> Result<u32, Errno> {
     let mut len = core::mem::size_of::<libc::ucred>() as libc::socklen_t;
     // SAFETY: `cred` is a live ucred and `len` its size.
     let ret = unsafe {
-        libc::getsockopt(
-            fd.0,
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
+        call(
+            libc::SYS_getsockopt,
+            &[
+                fd.0 as c_long,
+                libc::SOL_SOCKET as c_long,
+                libc::SO_PEERCRED as c_long,
+                &mut cred as *mut libc::ucred as c_long,
+                &mut len as *mut libc::socklen_t as c_long,
+            ],
         )
     };
     check(ret as isize).map(|_| cred.uid)
@@ -169,29 +257,35 @@ fn ids(path: &CStr) -> Option<(u32, u32)> {
     let want = libc::STATX_UID | libc::STATX_GID;
     // SAFETY: `path` is NUL-terminated and `st` a live statx.
     let ret = unsafe {
-        libc::syscall(
+        call(
             libc::SYS_statx,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            0,
-            want,
-            &mut st as *mut libc::statx,
+            &[
+                libc::AT_FDCWD as c_long,
+                path.as_ptr() as c_long,
+                0,
+                want as c_long,
+                &mut st as *mut libc::statx as c_long,
+            ],
         )
     };
     (ret == 0 && st.stx_mask & want == want).then_some((st.stx_uid, st.stx_gid))
 }
 
-/// The value of environment variable `name`.
-pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
-    // SAFETY: `name` is NUL-terminated; getenv returns NULL or a string
-    // that stays valid unless the program changes that variable.
-    let p = unsafe { libc::getenv(name.as_ptr()) };
-    if p.is_null() {
-        None
-    } else {
-        // SAFETY: non-NULL getenv results are NUL-terminated.
-        Some(unsafe { CStr::from_ptr(p) }.to_bytes())
+/// The C string at `p`, measured here rather than by `CStr::from_ptr`,
+/// which imports `strlen` (a symbol lookup at every exec: see the module's
+/// docs); the strings are short and rare.
+///
+/// # Safety
+/// `p` is non-NULL and NUL-terminated, and the string outlives `'a`.
+pub unsafe fn c_str<'a>(p: *const c_char) -> &'a CStr {
+    let mut n = 0;
+    // SAFETY: every byte up to the NUL is readable (the caller's
+    // contract); volatile, so that the loop is not made a `strlen` call.
+    while unsafe { core::ptr::read_volatile(p.add(n)) } != 0 {
+        n += 1;
     }
+    // SAFETY: `n + 1` bytes from `p` end at the first NUL.
+    unsafe { CStr::from_bytes_with_nul_unchecked(core::slice::from_raw_parts(p.cast(), n + 1)) }
 }
 
 /// Whether the process runs on glibc, which defines `gnu_get_libc_version`
@@ -284,14 +378,19 @@ pub fn map_zeroed(len: usize) -> Result<*mut u8, Errno> {
 /// A non-blocking, close-on-exec Unix stream socket.
 pub fn unix_socket() -> Result<Fd, Errno> {
     // SAFETY: plain socket(2).
+    // (i386 and s390x have had it as a system call of its own, not only
+    // through `socketcall`, since Linux 4.3; `statx` needs 4.11.)
     let fd = unsafe {
-        libc::socket(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            0,
+        call(
+            libc::SYS_socket,
+            &[
+                libc::AF_UNIX as c_long,
+                (libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK) as c_long,
+                0,
+            ],
         )
     };
-    check(fd as isize).map(|_| Fd(fd))
+    check(fd as isize).map(|_| Fd(fd as c_int))
 }
 
 /// `connect` to the Unix socket at `path` (not NUL-terminated).
@@ -308,10 +407,13 @@ pub fn connect_unix(fd: &Fd, path: &[u8]) -> Result<(), Errno> {
     let len = core::mem::size_of::<libc::sa_family_t>() + path.len() + 1;
     // SAFETY: `addr` is a live sockaddr_un and `len` within it.
     let ret = unsafe {
-        libc::connect(
-            fd.0,
-            (&addr as *const libc::sockaddr_un).cast(),
-            len as libc::socklen_t,
+        call(
+            libc::SYS_connect,
+            &[
+                fd.0 as c_long,
+                &addr as *const libc::sockaddr_un as c_long,
+                len as c_long,
+            ],
         )
     };
     check(ret as isize).map(|_| ())
@@ -326,27 +428,40 @@ pub fn poll(fd: &Fd, events: libc::c_short, ms: u64) -> Result<bool, Errno> {
     };
     let ms = c_int::try_from(ms).unwrap_or(c_int::MAX);
     // SAFETY: one live pollfd.
-    let n = check(unsafe { libc::poll(&mut pfd, 1, ms) } as isize)?;
+    let n = check(unsafe { poll_one(&mut pfd, ms) } as isize)?;
     Ok(n > 0)
 }
 
 /// One non-blocking `send`, without SIGPIPE.
 pub fn send(fd: &Fd, buf: &[u8]) -> Result<usize, Errno> {
-    // SAFETY: `buf` is live for its length.
+    // SAFETY: `buf` is live for its length; no address (`send`).
     check(unsafe {
-        libc::send(
-            fd.0,
-            buf.as_ptr().cast(),
-            buf.len(),
-            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+        call(
+            libc::SYS_sendto,
+            &[
+                fd.0 as c_long,
+                buf.as_ptr() as c_long,
+                buf.len() as c_long,
+                (libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) as c_long,
+            ],
         )
-    })
+    } as isize)
 }
 
 /// One non-blocking `recv`: 0 when the peer closed.
 pub fn recv(fd: &Fd, buf: &mut [u8]) -> Result<usize, Errno> {
-    // SAFETY: `buf` is live and writable for its length.
-    check(unsafe { libc::recv(fd.0, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) })
+    // SAFETY: `buf` is live and writable for its length; no address (`recv`).
+    check(unsafe {
+        call(
+            libc::SYS_recvfrom,
+            &[
+                fd.0 as c_long,
+                buf.as_mut_ptr() as c_long,
+                buf.len() as c_long,
+                libc::MSG_DONTWAIT as c_long,
+            ],
+        )
+    } as isize)
 }
 
 /// File offsets of 64 bits everywhere. On 32-bit glibc targets `off_t`,
@@ -359,10 +474,22 @@ pub fn recv(fd: &Fd, buf: &mut [u8]) -> Result<usize, Errno> {
 mod lfs {
     // (musl's off_t is 64-bit on every target, so a 32-bit one in
     // `mmap`'s offset would be read with the next word of the stack.)
+    // Through the C library's wrappers: a 64-bit offset is two registers
+    // in an order, and on ARM an alignment, of each architecture's own.
     pub use libc::{
-        ftruncate64 as ftruncate, lseek64 as lseek, mmap64 as mmap, off64_t as off_t,
-        pread64 as pread, pwrite64 as pwrite, O_LARGEFILE,
+        clock_gettime, ftruncate64 as ftruncate, lseek64 as lseek, mmap64 as mmap,
+        off64_t as off_t, pread64 as pread, pwrite64 as pwrite, O_LARGEFILE,
     };
+
+    /// `nanosleep(ts, NULL)`, through the wrapper: `timespec` is the C
+    /// library's, 64-bit time on some 32-bit builds.
+    ///
+    /// # Safety
+    /// `ts` points to a live `timespec`.
+    pub unsafe fn nanosleep(ts: *const libc::timespec) {
+        // SAFETY: the caller's `ts` is live; the remainder is not wanted.
+        unsafe { libc::nanosleep(ts, core::ptr::null_mut()) };
+    }
 
     /// `fcntl(fd, F_SETLK, fl)` as the system call: glibc 2.28 gave
     /// 32-bit targets a new `fcntl@GLIBC_2.28`, which an older glibc
@@ -373,37 +500,166 @@ mod lfs {
     pub unsafe fn set_lock(fd: libc::c_int, fl: *mut libc::flock) -> libc::c_long {
         // SAFETY: the caller's `fl` is live; fcntl64 with F_SETLK takes
         // the 32-bit struct flock, enough for a whole-file lock.
-        unsafe { libc::syscall(libc::SYS_fcntl64, fd, libc::F_SETLK, fl) }
+        unsafe { super::call(libc::SYS_fcntl64, &[fd, libc::F_SETLK, fl as libc::c_long]) }
     }
 }
 
-/// 64-bit targets: `off_t` is 64-bit and the kernel sets `O_LARGEFILE`.
+/// 64-bit targets: `off_t` is 64-bit and the kernel sets `O_LARGEFILE`;
+/// each call is one register per argument, so all are system calls.
 #[cfg(target_pointer_width = "64")]
 mod lfs {
-    pub use libc::{ftruncate, lseek, mmap, off_t, pread, pwrite};
-    pub const O_LARGEFILE: libc::c_int = 0;
+    use super::call;
+    use core::ffi::{c_int, c_long, c_void};
+    pub use libc::off_t;
+    pub const O_LARGEFILE: c_int = 0;
+
+    /// `pread(fd, buf, len, off)`.
+    ///
+    /// # Safety
+    /// `buf` is live and writable for `len` bytes.
+    pub unsafe fn pread(fd: c_int, buf: *mut c_void, len: usize, off: off_t) -> isize {
+        let args = [fd as c_long, buf as c_long, len as c_long, off as c_long];
+        // SAFETY: the caller's `buf`.
+        unsafe { call(libc::SYS_pread64, &args) as isize }
+    }
+
+    /// `pwrite(fd, buf, len, off)`.
+    ///
+    /// # Safety
+    /// `buf` is live for `len` bytes.
+    pub unsafe fn pwrite(fd: c_int, buf: *const c_void, len: usize, off: off_t) -> isize {
+        let args = [fd as c_long, buf as c_long, len as c_long, off as c_long];
+        // SAFETY: the caller's `buf`.
+        unsafe { call(libc::SYS_pwrite64, &args) as isize }
+    }
+
+    /// `lseek(fd, off, whence)`.
+    ///
+    /// # Safety
+    /// None beyond the system call's.
+    pub unsafe fn lseek(fd: c_int, off: off_t, whence: c_int) -> off_t {
+        // SAFETY: no memory is passed.
+        unsafe {
+            call(
+                libc::SYS_lseek,
+                &[fd as c_long, off as c_long, whence as c_long],
+            )
+        }
+    }
+
+    /// `ftruncate(fd, len)`.
+    ///
+    /// # Safety
+    /// None beyond the system call's.
+    pub unsafe fn ftruncate(fd: c_int, len: off_t) -> c_long {
+        // SAFETY: no memory is passed.
+        unsafe { call(libc::SYS_ftruncate, &[fd as c_long, len as c_long]) }
+    }
+
+    /// `clock_gettime(id, ts)` (the system call, not the vDSO: it is only
+    /// read for a call's deadline and a record's time).
+    ///
+    /// # Safety
+    /// `ts` points to a live `timespec`.
+    pub unsafe fn clock_gettime(id: libc::clockid_t, ts: *mut libc::timespec) -> c_long {
+        // SAFETY: the caller's `ts`.
+        unsafe { call(libc::SYS_clock_gettime, &[id as c_long, ts as c_long]) }
+    }
+
+    /// `nanosleep(ts, NULL)`.
+    ///
+    /// # Safety
+    /// `ts` points to a live `timespec`.
+    pub unsafe fn nanosleep(ts: *const libc::timespec) {
+        // SAFETY: the caller's `ts`; the remainder is not wanted.
+        unsafe { call(libc::SYS_nanosleep, &[ts as c_long, 0]) };
+    }
+
+    /// `mmap`, the system call of six arguments.
+    ///
+    /// # Safety
+    /// As `mmap(2)`.
+    #[cfg(not(target_arch = "s390x"))]
+    pub unsafe fn mmap(
+        addr: *mut c_void,
+        len: usize,
+        prot: c_int,
+        flags: c_int,
+        fd: c_int,
+        off: off_t,
+    ) -> *mut c_void {
+        let args = [
+            addr as c_long,
+            len as c_long,
+            prot as c_long,
+            flags as c_long,
+            fd as c_long,
+            off as c_long,
+        ];
+        // SAFETY: the caller's contract.
+        unsafe { call(libc::SYS_mmap, &args) as *mut c_void }
+    }
+
+    // s390x's `mmap` system call takes its arguments in a block in memory.
+    #[cfg(target_arch = "s390x")]
+    pub use libc::mmap;
 
     /// `fcntl(fd, F_SETLK, fl)`.
     ///
     /// # Safety
     /// `fl` points to a live `flock`.
-    pub unsafe fn set_lock(fd: libc::c_int, fl: *mut libc::flock) -> libc::c_int {
+    pub unsafe fn set_lock(fd: c_int, fl: *mut libc::flock) -> c_long {
+        let args = [fd as c_long, libc::F_SETLK as c_long, fl as c_long];
         // SAFETY: the caller's `fl` is live.
-        unsafe { libc::fcntl(fd, libc::F_SETLK, fl) }
+        unsafe { call(libc::SYS_fcntl, &args) }
     }
+}
+
+/// `poll(fd, 1, ms)`; aarch64 and riscv64 have only `ppoll`.
+///
+/// # Safety
+/// `pfd` points to a live `pollfd`.
+#[cfg(not(any(target_arch = "aarch64", target_arch = "riscv64")))]
+unsafe fn poll_one(pfd: *mut libc::pollfd, ms: c_int) -> c_long {
+    // SAFETY: the caller's `pfd`.
+    unsafe { call(libc::SYS_poll, &[pfd as c_long, 1, ms as c_long]) }
+}
+
+/// `poll(fd, 1, ms)` as `ppoll` (64-bit targets only: `timespec` is the kernel's).
+///
+/// # Safety
+/// `pfd` points to a live `pollfd`.
+#[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
+unsafe fn poll_one(pfd: *mut libc::pollfd, ms: c_int) -> c_long {
+    let ts = libc::timespec {
+        tv_sec: libc::time_t::from(ms / 1000),
+        tv_nsec: c_long::from(ms % 1000) * 1_000_000,
+    };
+    // A negative timeout waits forever, as poll's.
+    let tsp = if ms < 0 {
+        core::ptr::null()
+    } else {
+        &ts as *const libc::timespec
+    };
+    // SAFETY: the caller's `pfd`; `ts` outlives the call.
+    unsafe { call(libc::SYS_ppoll, &[pfd as c_long, 1, tsp as c_long, 0, 0]) }
 }
 
 /// `open(path, flags, 0644)`, close-on-exec.
 pub fn open(path: &CStr, flags: c_int) -> Result<Fd, Errno> {
     // SAFETY: `path` is NUL-terminated.
     let fd = unsafe {
-        libc::open(
-            path.as_ptr(),
-            flags | libc::O_CLOEXEC | lfs::O_LARGEFILE,
-            0o644 as libc::c_uint,
+        call(
+            libc::SYS_openat,
+            &[
+                libc::AT_FDCWD as c_long,
+                path.as_ptr() as c_long,
+                (flags | libc::O_CLOEXEC | lfs::O_LARGEFILE) as c_long,
+                0o644,
+            ],
         )
     };
-    check(fd as isize).map(|_| Fd(fd))
+    check(fd as isize).map(|_| Fd(fd as c_int))
 }
 
 /// One `pread`.
@@ -478,9 +734,17 @@ pub fn send_with_fd(fd: &Fd, buf: &[u8], pass: c_int) -> Result<usize, Errno> {
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
         (*cmsg).cmsg_len = libc::CMSG_LEN(core::mem::size_of::<c_int>() as u32) as usize;
         core::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<c_int>(), pass);
-        libc::sendmsg(fd.0, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT)
+        let flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
+        call(
+            libc::SYS_sendmsg,
+            &[
+                fd.0 as c_long,
+                &msg as *const libc::msghdr as c_long,
+                flags as c_long,
+            ],
+        )
     };
-    check(ret)
+    check(ret as isize)
 }
 
 // 32-bit ARM (EHABI): the unwind table of every function names a
@@ -539,13 +803,15 @@ pub fn fstat(fd: &Fd) -> Result<Stat, Errno> {
     // SAFETY: an empty NUL-terminated path with AT_EMPTY_PATH names `fd`;
     // `st` is a live statx.
     let ret = unsafe {
-        libc::syscall(
+        call(
             libc::SYS_statx,
-            fd.0,
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            want,
-            &mut st as *mut libc::statx,
+            &[
+                fd.0 as c_long,
+                c"".as_ptr() as c_long,
+                libc::AT_EMPTY_PATH as c_long,
+                want as c_long,
+                &mut st as *mut libc::statx as c_long,
+            ],
         )
     };
     check(ret as isize)?;
@@ -568,7 +834,7 @@ pub fn map_generation(fd: &Fd) -> Result<&'static [core::sync::atomic::AtomicU32
     // SAFETY: a new read-only shared mapping of an open file at an address
     // of the kernel's choice.
     let p = unsafe {
-        libc::mmap(
+        lfs::mmap(
             core::ptr::null_mut(),
             len,
             libc::PROT_READ,
@@ -598,11 +864,12 @@ pub fn map_generation(fd: &Fd) -> Result<&'static [core::sync::atomic::AtomicU32
 /// at its start.
 pub fn map_wiped_on_fork() -> Result<*mut core::sync::atomic::AtomicI32, Errno> {
     let page = map_zeroed(4096)?;
+    let advice = [page as c_long, 4096, libc::MADV_WIPEONFORK as c_long];
     // SAFETY: madvise on the page just mapped.
-    if unsafe { libc::madvise(page.cast(), 4096, libc::MADV_WIPEONFORK) } != 0 {
+    if unsafe { call(libc::SYS_madvise, &advice) } != 0 {
         let e = errno();
         // SAFETY: unmapping the page just mapped, which nothing uses.
-        unsafe { libc::munmap(page.cast(), 4096) };
+        unsafe { call(libc::SYS_munmap, &[page as c_long, 4096]) };
         return Err(e);
     }
     Ok(page.cast())

@@ -90,7 +90,7 @@ pub unsafe fn c_path<'a>(p: *const c_char) -> Result<&'a CStr, Errno> {
         return Err(Errno::EFAULT);
     }
     // SAFETY: non-NULL and NUL-terminated by the caller's contract.
-    Ok(unsafe { CStr::from_ptr(p) })
+    Ok(unsafe { crate::sys::c_str(p) })
 }
 
 // The safe operations, shared by the utmpx names, their utmp.h twins and

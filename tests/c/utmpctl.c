@@ -11,6 +11,8 @@
  *                                              of stdin, in one process; "ok"/"err ERRNO" each
  *   utmpctl layout                             prints sizeof(struct utmpx)
  *   utmpctl every MS N COMMAND...              COMMAND N times in this process, MS ms apart
+ *   utmpctl clearenv COMMAND...                COMMAND after clearenv() and a setenv of every
+ *                                              UTMPS_* to nowhere (as `login` clears its own)
  * TYPE is a number (7 = USER_PROCESS, 8 = DEAD_PROCESS, 6 = LOGIN_PROCESS).
  */
 #define _GNU_SOURCE
@@ -146,6 +148,14 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 3 && !strcmp(argv[1], "clearenv")) {
+        clearenv();
+        setenv("UTMPS_UTMPD_SOCKET", "/nonexistent/.utmpd-socket", 1);
+        setenv("UTMPS_WTMPD_SOCKET", "/nonexistent/.wtmpd-socket", 1);
+        setenv("UTMPS_TIMEOUT_MS", "1", 1);
+        argv[1] = argv[0];
+        return run(argc - 1, argv + 1);
+    }
     if (argc >= 5 && !strcmp(argv[1], "every")) {
         int ms = atoi(argv[2]), n = atoi(argv[3]), failed = 0;
         argv[3] = argv[0];
