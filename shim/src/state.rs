@@ -4,7 +4,7 @@
 
 use crate::client::{self, Conn, Deadline};
 use crate::config::{self, Service};
-use crate::direct::Direct;
+use crate::direct::{Direct, Outcome};
 use crate::file::{self, FdStorage};
 use crate::handover;
 use crate::host;
@@ -80,7 +80,7 @@ pub struct State {
     /// The plain file, when `route` is `File`.
     file: Option<Fd>,
     writable: bool,
-    /// Reading utmp without a daemon, where allowed.
+    /// Reading utmp and wtmp without a daemon, where allowed.
     direct: Direct,
 }
 
@@ -279,18 +279,25 @@ impl State {
         // Before the request: a reply must be read whole or the connection dropped.
         let arena = self.arena()?;
         let start = self.cursor.pos;
-        if service == Service::Utmpd {
-            // SAFETY: as in `set_name`; two distinct fields of the arena.
-            let (raw, cache) = unsafe { (&mut (*arena).raw, &mut (*arena).cache) };
-            if let Some((n, ended)) = self.direct.read(start, raw, cache, CACHE, dl) {
-                if n == 0 {
-                    return Ok(None);
-                }
+        // SAFETY: as in `set_name`; two distinct fields of the arena.
+        let (raw, cache) = unsafe { (&mut (*arena).raw, &mut (*arena).cache) };
+        let bound = self.direct.bound();
+        let direct = self.direct.read(service, start, raw, cache, CACHE, dl);
+        if !bound && self.direct.bound() {
+            // The session now reads this file: a connection made before
+            // may have opened another at the daemon's path (a rotated wtmp).
+            self.conn = None;
+        }
+        match direct {
+            Outcome::Read(0, _) => return Ok(None),
+            Outcome::Read(n, ended) => {
                 self.cache_start = start;
                 self.cache_len = n;
                 self.cache_ended = ended;
                 return self.take_cached().map(Some).ok_or(Errno::EIO);
             }
+            Outcome::Failed(e) => return Err(e),
+            Outcome::Daemon => {}
         }
         let header = loop {
             let with_end = *self.dialects.of(service) != Dialect::ExtendedWithoutEnd;
