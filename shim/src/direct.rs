@@ -126,19 +126,16 @@ impl Direct {
                     let (count, ended) = gen::run_len(layout, n, max);
                     return match decode(layout, raw, out, count) {
                         Some(()) => Outcome::Read(count, ended),
-                        None => Outcome::Daemon,
+                        None => self.fallback(words, Errno::EIO),
                     };
                 }
-                Try::Unfit => return Outcome::Daemon,
+                Try::Unfit => return self.fallback(words, Errno::EIO),
                 Try::Busy(pause) => {
                     if tries >= TRIES && self.served(words) {
                         return Outcome::Daemon;
                     }
                     if dl.expired() {
-                        return match self.served(words) {
-                            true => Outcome::Daemon,
-                            false => Outcome::Failed(Errno::EAGAIN),
-                        };
+                        return self.fallback(words, Errno::EAGAIN);
                     }
                     // Past the tries (the file is no longer the daemon's),
                     // pause whatever the cause: a wait, not a spin.
@@ -190,6 +187,14 @@ impl Direct {
         match n {
             Ok(n) => Try::Done(n),
             Err(_) => Try::Unfit,
+        }
+    }
+
+    /// The daemon, if it reads the session's file; else failure `e`.
+    fn fallback(&self, words: &[AtomicU32], e: Errno) -> Outcome {
+        match self.served(words) {
+            true => Outcome::Daemon,
+            false => Outcome::Failed(e),
         }
     }
 
