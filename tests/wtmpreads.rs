@@ -244,3 +244,23 @@ fn a_scan_never_mixes_a_rotated_wtmp_with_the_new_one() {
     stick(&gen, false);
     assert_eq!(fresh.ops(&["get", "get"]), gets(1128, 2));
 }
+
+#[test]
+fn a_torn_last_entry_ends_wtmp_as_in_glibc() {
+    // A crash inside an append leaves part of an entry at the end: glibc's
+    // read of it comes back short, and that is the end of the table.
+    let mut torn = entries(0..3);
+    torn.extend_from_slice(&entries(3..4)[..100]);
+    let dir = TempDir::new("torn");
+    let plain = dir.path().join("wtmp");
+    std::fs::write(&plain, &torn).unwrap();
+    let d = Daemons::start();
+    std::fs::write(d.file("wtmp"), &torn).unwrap();
+    let ops: Vec<_> = ["set"].into_iter().chain(["get"; 5]).collect();
+    let mut want = vec!["set 0".to_string()];
+    want.extend(gets(0, 3));
+    want.extend(["get fail".to_string(), "get fail".to_string()]);
+    assert_eq!(Steps::start(&plain, None).ops(&ops), want, "glibc");
+    let mut ours = Steps::start(Path::new("/var/log/wtmp"), Some(&d));
+    assert_eq!(ours.ops(&ops), want, "the shim");
+}
