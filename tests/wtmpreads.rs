@@ -264,3 +264,49 @@ fn a_torn_last_entry_ends_wtmp_as_in_glibc() {
     let mut ours = Steps::start(Path::new("/var/log/wtmp"), Some(&d));
     assert_eq!(ours.ops(&ops), want, "the shim");
 }
+
+#[test]
+fn searches_of_wtmp_read_it_directly_as_glibc_would() {
+    // getutxid and getutxline on wtmp (and utmp): glibc's search from the
+    // cursor, run by the shim on the file itself, 16 entries per pread,
+    // no daemon. The results, errno included, are glibc's on the same
+    // file; the musl build finds the same entries.
+    let ops = "set\nline pts/5\nline pts/5\nset\nid 7 7 -\nline pts/99\nset\nid 8 3 -\n";
+    let dir = TempDir::new("searches");
+    let plain = dir.path().join("wtmp");
+    std::fs::write(&plain, entries(0..40)).unwrap();
+    let glibc = util::Run::new(c_program("sequence", Cc::Gnu))
+        .args([plain.as_os_str()])
+        .stdin(ops.as_bytes())
+        .run();
+    let found: Vec<_> = glibc.ok().lines().filter(|l| l.contains(" ok ")).collect();
+    assert_eq!(found.len(), 3, "{glibc}");
+    let d = Daemons::start();
+    for (file, path) in [("wtmp", "/var/log/wtmp"), ("utmp", "/var/run/utmp")] {
+        std::fs::write(d.file(file), entries(0..40)).unwrap();
+        for cc in Cc::ALL {
+            let trace = dir.path().join("trace");
+            let out = traced(&d, &trace, c_program("sequence", cc).as_os_str())
+                .args([path])
+                .stdin(ops.as_bytes())
+                .run();
+            let t = std::fs::read_to_string(&trace).unwrap();
+            if cc == Cc::Gnu {
+                assert_eq!(out.ok(), glibc.ok(), "{path}");
+            }
+            let lines: Vec<_> = out
+                .ok()
+                .lines()
+                .map(|l| l.split(" [").next().unwrap())
+                .collect();
+            let want: Vec<_> = glibc
+                .ok()
+                .lines()
+                .map(|l| l.split(" [").next().unwrap())
+                .collect();
+            assert_eq!(lines, want, "{path} {cc:?}");
+            assert_eq!(lines_with(&t, "connect(").len(), 0, "{path} {cc:?}:\n{t}");
+            assert!(preads_of_entries(&t) >= 3, "{path} {cc:?}:\n{t}");
+        }
+    }
+}

@@ -54,10 +54,18 @@ struct Held {
     layout: Layout,
 }
 
-/// One try at a run.
+/// Where a snapshot reads: `count` records from index `start`, or as
+/// many bytes as the buffer holds from a byte offset (a search's reads).
+#[derive(Clone, Copy)]
+enum At {
+    Records(u64, usize),
+    Bytes(u64),
+}
+
+/// One try at a snapshot.
 enum Try {
-    /// `n` bytes read, consistent.
-    Done(usize),
+    /// `n` bytes read, consistent, of a file in this layout.
+    Done(Layout, usize),
     /// A write was under way (`true`: it still is, pause).
     Busy(bool),
     /// Not for direct reads.
@@ -112,30 +120,56 @@ impl Direct {
         max: usize,
         dl: Deadline,
     ) -> Outcome {
+        let at = At::Records(start, max + 1);
+        let (layout, n) = match self.snapshot(service, raw, at, dl) {
+            Ok(read) => read,
+            Err(outcome) => return outcome,
+        };
+        let (count, ended) = gen::run_len(layout, n, max);
+        match (decode(layout, raw, out, count), self.words(service)) {
+            (Some(()), _) => Outcome::Read(count, ended),
+            (None, Some(words)) => self.fallback(words, Errno::EIO),
+            (None, None) => Outcome::Daemon,
+        }
+    }
+
+    /// The layout of the session's file, opening it if the session has
+    /// none (with a read of nothing): what a search reads with.
+    pub fn layout(&mut self, service: Service, dl: Deadline) -> Result<Layout, Outcome> {
+        match &self.file {
+            Some(held) => Ok(held.layout),
+            None => self
+                .snapshot(service, &mut [], At::Records(0, 0), dl)
+                .map(|(layout, _)| layout),
+        }
+    }
+
+    /// One consistent `pread` of the session's file at `at` into `buf`,
+    /// and the file's layout: the counter, the file (opened now if the
+    /// session has none), the `pread`, the counter again; tried again
+    /// while a write is under way (see [`TRIES`]).
+    fn snapshot(
+        &mut self,
+        service: Service,
+        buf: &mut [u8],
+        at: At,
+        dl: Deadline,
+    ) -> Result<(Layout, usize), Outcome> {
         let Some(words) = self.words(service) else {
-            return Outcome::Daemon;
+            return Err(Outcome::Daemon);
         };
         let mut tries = 0;
         loop {
             tries += 1;
-            match self.try_once(words, start, raw, max) {
-                Try::Done(n) => {
-                    let Some(layout) = self.file.as_ref().map(|h| h.layout) else {
-                        return Outcome::Daemon;
-                    };
-                    let (count, ended) = gen::run_len(layout, n, max);
-                    return match decode(layout, raw, out, count) {
-                        Some(()) => Outcome::Read(count, ended),
-                        None => self.fallback(words, Errno::EIO),
-                    };
-                }
-                Try::Unfit => return self.fallback(words, Errno::EIO),
+            match self.try_once(words, buf, at) {
+                Try::Done(layout, n) => return Ok((layout, n)),
+                Try::Unfit => return Err(self.fallback(words, Errno::EIO)),
                 Try::Busy(pause) => {
                     if tries >= TRIES && self.served(words) {
-                        return Outcome::Daemon;
+                        return Err(Outcome::Daemon);
                     }
                     if dl.expired() {
-                        return self.fallback(words, Errno::EAGAIN);
+                        return Err(self.fallback(words, Errno::EAGAIN));
                     }
                     // Past the tries (the file is no longer the daemon's),
                     // pause whatever the cause: a wait, not a spin.
@@ -147,9 +181,8 @@ impl Direct {
         }
     }
 
-    /// One snapshot: the counter, the file (opened now if the session has
-    /// none), a `pread` of `max + 1` records from `start`, the counter again.
-    fn try_once(&mut self, words: &[AtomicU32], start: u64, raw: &mut [u8], max: usize) -> Try {
+    /// One try of [`Direct::snapshot`].
+    fn try_once(&mut self, words: &[AtomicU32], buf: &mut [u8], at: At) -> Try {
         let Some(seq) = gen::read_begin(words) else {
             return Try::Busy(true);
         };
@@ -168,11 +201,16 @@ impl Direct {
                 None => return Try::Busy(false),
             },
         };
-        let size = held.layout.size();
-        let (Some(want), Some(offset)) = (
-            raw.get_mut(..(max + 1) * size),
-            start.checked_mul(size as u64),
-        ) else {
+        let layout = held.layout;
+        let size = layout.size();
+        let (want, offset) = match at {
+            At::Records(start, count) => (
+                count.checked_mul(size).and_then(|len| buf.get_mut(..len)),
+                start.checked_mul(size as u64),
+            ),
+            At::Bytes(offset) => (Some(buf), Some(offset)),
+        };
+        let (Some(want), Some(offset)) = (want, offset) else {
             return Try::Unfit;
         };
         let n = sys::pread(&held.fd, want, offset);
@@ -185,7 +223,7 @@ impl Direct {
             self.file = opened;
         }
         match n {
-            Ok(n) => Try::Done(n),
+            Ok(n) => Try::Done(layout, n),
             Err(_) => Try::Unfit,
         }
     }
@@ -296,4 +334,46 @@ fn decode(layout: Layout, raw: &[u8], out: &mut [u8], count: usize) -> Option<()
         proto::codec::encode_record(&r, dst.try_into().ok()?);
     }
     Some(())
+}
+
+/// The session's file as a search (`getutxid`, `getutxline`) reads it,
+/// one consistent snapshot per read, as the daemon reads one chunk per
+/// shared lock. A read that cannot be made directly stops the search with
+/// [`Outcome::Daemon`] or [`Outcome::Failed`] in `stop`.
+pub struct Searched<'a> {
+    pub direct: &'a mut Direct,
+    pub service: Service,
+    pub dl: Deadline,
+    pub stop: Option<Outcome>,
+}
+
+impl proto::table::Storage for Searched<'_> {
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        if self.stop.is_some() {
+            return Err(Errno::EAGAIN);
+        }
+        match self
+            .direct
+            .snapshot(self.service, buf, At::Bytes(offset), self.dl)
+        {
+            // Whole records only (the table reads from record boundaries):
+            // the rest, a torn tail in this snapshot, is the end here, and
+            // a read after it starts at a boundary, so no record is made of
+            // two snapshots.
+            Ok((layout, n)) => Ok(n - n % layout.size()),
+            Err(outcome) => {
+                self.stop = Some(outcome);
+                Err(Errno::EAGAIN)
+            }
+        }
+    }
+    fn write_at(&mut self, _: &[u8], _: u64) -> Result<usize, Errno> {
+        Err(Errno::EBADF)
+    }
+    fn size(&mut self) -> Result<u64, Errno> {
+        Err(Errno::EBADF)
+    }
+    fn truncate(&mut self, _: u64) -> Result<(), Errno> {
+        Err(Errno::EBADF)
+    }
 }

@@ -4,7 +4,7 @@
 
 use crate::client::{self, Conn, Deadline};
 use crate::config::{self, Service};
-use crate::direct::{Direct, Outcome};
+use crate::direct::{Direct, Outcome, Searched};
 use crate::file::{self, FdStorage};
 use crate::handover;
 use crate::host;
@@ -380,6 +380,9 @@ impl State {
             }
             Route::Daemon(s) => s,
         };
+        if let Some(found) = self.search_directly(service, dl, |t, c| table::find_id(t, c, query)) {
+            return found;
+        }
         let req = Request::FindIdAt {
             cursor: self.cursor,
             query: *query,
@@ -406,6 +409,10 @@ impl State {
             }
             Route::Daemon(s) => s,
         };
+        if let Some(found) = self.search_directly(service, dl, |t, c| table::find_line(t, c, line))
+        {
+            return found;
+        }
         let req = Request::FindLineAt {
             cursor: self.cursor,
             line: *line,
@@ -414,6 +421,46 @@ impl State {
             return found;
         }
         self.base_read(service, dl, &Request::FindLine { line: *line })
+    }
+
+    /// A search (`getutxid`, `getutxline`) run by the shim on the file
+    /// itself, where direct reads are allowed: glibc's algorithm from the
+    /// cursor, each chunk one consistent snapshot (see `direct`). `None`
+    /// when the daemon must answer; the cursor is then as it was.
+    fn search_directly(
+        &mut self,
+        service: Service,
+        dl: Deadline,
+        f: impl FnOnce(&mut Table<Searched<'_>>, &mut Cursor) -> Result<Option<Record>, Errno>,
+    ) -> Option<Result<Record, Errno>> {
+        let bound = self.direct.bound();
+        let layout = self.direct.layout(service, dl);
+        if !bound && self.direct.bound() {
+            // As in `next`: a connection made before may read another file.
+            self.conn = None;
+        }
+        let layout = match layout {
+            Ok(layout) => layout,
+            Err(Outcome::Failed(e)) => return Some(Err(e)),
+            Err(_) => return None,
+        };
+        let mut cursor = self.cursor;
+        let searched = Searched {
+            direct: &mut self.direct,
+            service,
+            dl,
+            stop: None,
+        };
+        let mut t = Table::new(searched, layout);
+        let found = f(&mut t, &mut cursor);
+        match t.storage().stop.take() {
+            Some(Outcome::Failed(e)) => Some(Err(e)),
+            Some(_) => None,
+            None => {
+                self.cursor = cursor;
+                Some(found.and_then(|r| r.ok_or(Errno::ESRCH)))
+            }
+        }
     }
 
     /// `pututxline`.
