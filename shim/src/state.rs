@@ -802,6 +802,8 @@ pub fn fuzz_replies(data: &[u8]) {
         Dialect::ExtendedWithoutEnd
     };
     st.open = true;
+    // The replies are the input: no direct read of the machine's files.
+    st.direct = Direct::without_files();
     st.cursor.pos = u64::from((which >> 2) & 0x1f);
     let dl = Deadline::after(50);
     let mut q = Record::EMPTY;
