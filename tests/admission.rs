@@ -260,7 +260,9 @@ fn sockets_are_made_with_their_modes() {
 #[test]
 fn a_connection_does_not_live_forever_but_the_shim_never_notices() {
     ensure_user(ATTACKER);
-    let d = Daemons::start_with(&["--lifetime", "1000"]);
+    // --private: the searches below go through utmpd (otherwise the shim
+    // runs them on the file itself and no connection is kept).
+    let d = Daemons::start_with(&["--lifetime", "1000", "--private"]);
     // A cheap request every 100 ms for 4 s keeps no daemon past 1 s.
     let o = Run::new(c_program("attacker", Cc::Gnu))
         .args([
@@ -332,7 +334,9 @@ fn descriptors_passed_for_nothing_are_closed_at_once() {
 fn scans_do_not_starve_writers_and_late_writes_do_not_happen() {
     let _heavy = util::heavy();
     ensure_user(OTHER);
-    let d = Daemons::start();
+    // --private: the searches are wtmpd's to serve (by default the shim
+    // runs them on the file itself; an attacker can ask wtmpd directly).
+    let d = Daemons::start_with(&["--private"]);
     // ~40 MB of history, written straight to the file.
     let mut r = proto::Record::EMPTY;
     r.kind = proto::Kind::USER_PROCESS;
@@ -504,7 +508,9 @@ fn a_free_space_floor_is_kept_for_root() {
 #[test]
 fn a_refusal_is_visible_to_the_user_and_in_the_log() {
     let uid = ensure_user(ATTACKER);
-    let d = Daemons::start_with(&["-C", "2"]);
+    // --private: the search below goes through utmpd (otherwise the shim
+    // runs it on the file itself).
+    let d = Daemons::start_with(&["-C", "2", "--private"]);
     let mut c = as_user(ATTACKER, c_program("attacker", Cc::Gnu));
     c.args([
         "hold".as_ref(),
@@ -514,7 +520,7 @@ fn a_refusal_is_visible_to_the_user_and_in_the_log() {
     let (_held, line) = spawn_until_line(c);
     assert_eq!(line, "held 2");
     for _ in 0..3 {
-        // A search (a listing reads the file itself, no daemon).
+        // A search (under --private: elsewhere it reads the file itself).
         let o = d
             .cmd(c_program("utmpctl", Cc::Musl))
             .args(["line", "pts/0"])
@@ -549,12 +555,15 @@ fn eighty_scanners_of_two_users_never_delay_roots_writes() {
 /// Two users run 40 scanners each (the `-C` cap) over `file` (`n` records,
 /// written straight to it) through the shim, searching it whole again and
 /// again, while root makes 50 logins and 50 logouts (utmp and wtmp) and
-/// a third user runs `who`: every write lands within 500 ms.
+/// a third user runs `who`: every write lands within 500 ms. The daemons
+/// run with --private, so that the searches are theirs to serve: by
+/// default the shim runs them on the files itself and wakes no daemon,
+/// but an attacker can always ask the daemons directly.
 fn scanners_against_root(file: &str, path: &str, n: usize) {
     ensure_user(ATTACKER);
     ensure_user(OTHER);
     ensure_user("utmpstest3");
-    let d = Daemons::start();
+    let d = Daemons::start_with(&["--private"]);
     let layout = proto::Layout::native();
     let mut one = [0u8; 400];
     let records: Vec<u8> = (0..n)

@@ -87,12 +87,17 @@ fn agetty_records_its_login_process_glibc_and_musl() {
                 .map(|l| l.to_string())
         });
         assert!(entry.contains(&line), "{entry}");
-        let dump = Run::new("utmpdump").args([d.file("wtmp")]).run();
-        assert!(
-            dump.ok()
-                .lines()
-                .any(|l| l.starts_with("[6]") && l.contains("LOGIN") && l.contains(&line)),
-            "{agetty:?}: {dump}"
+        // agetty appends to wtmp after it writes utmp: the record may land
+        // a moment after the entry is visible.
+        eventually(
+            &format!("{agetty:?}'s LOGIN_PROCESS record in wtmp"),
+            || {
+                let dump = Run::new("utmpdump").args([d.file("wtmp")]).run();
+                dump.ok()
+                    .lines()
+                    .any(|l| l.starts_with("[6]") && l.contains("LOGIN") && l.contains(&line))
+                    .then_some(())
+            },
         );
     }
 }

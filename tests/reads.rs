@@ -13,7 +13,7 @@ use util::{c_program, lines_with, musl_real, shim, Cc, Daemons, Guarded, TempDir
 
 /// Entries `range` (USER_PROCESS of this live process on `pts/N`), in
 /// glibc's layout: what the daemons' files hold on this host.
-fn entries(range: std::ops::Range<usize>) -> Vec<u8> {
+pub(crate) fn entries(range: std::ops::Range<usize>) -> Vec<u8> {
     let mut out = Vec::new();
     for i in range {
         let mut r = Record::EMPTY;
@@ -50,26 +50,30 @@ fn traced_who(args: &[&str], prepare: impl Fn(&Daemons)) -> Vec<(&'static str, S
         ("busybox who (musl)", musl_real("busybox/who")),
     ] {
         let trace = dir.path().join("trace");
-        let out = d
-            .cmd("strace")
-            .args([
-                "-f",
-                "-qq",
-                "-e",
-                "trace=connect,sendto,sendmsg,write,open,openat,pread64",
-                "-o",
-            ])
-            .args([trace.as_os_str(), who.as_os_str()])
-            .run();
+        let out = traced(&d, &trace, who.as_os_str()).run();
         assert_eq!(lines_with(out.ok(), "reads.example").len(), 10, "{out}");
         traces.push((name, std::fs::read_to_string(&trace).unwrap()));
     }
     traces
 }
 
+/// `program` under strace (its trace written to `trace`) and the shim,
+/// pointed at `d`: the calls that show whom a reader asks and what it reads.
+pub(crate) fn traced(d: &Daemons, trace: &Path, program: &OsStr) -> util::Run {
+    d.cmd("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=connect,sendto,sendmsg,write,open,openat,pread64",
+            "-o",
+        ])
+        .args([trace.as_os_str(), program])
+}
+
 /// How many `pread`s a trace made of the record file (those that read
 /// entries: strace shows the bytes, and each entry's line is `pts/N`).
-fn preads_of_utmp(t: &str) -> usize {
+pub(crate) fn preads_of_entries(t: &str) -> usize {
     t.lines()
         .filter(|l| l.contains("pread64(") && l.contains("pts/"))
         .count()
@@ -87,7 +91,7 @@ fn who_reads_ten_entries_without_a_daemon() {
         );
         let gen = lines_with(&t, ".utmpd-socket.gen");
         assert_eq!(gen.len(), 1, "{name}: the generation file:\n{t}");
-        let preads = preads_of_utmp(&t);
+        let preads = preads_of_entries(&t);
         assert_eq!(preads, 1, "{name}: reads:\n{t}");
     }
 }
@@ -123,7 +127,7 @@ fn assert_through_the_daemon(name: &str, t: &str) {
         .collect();
     assert_eq!(requests.len(), 1, "{name}: requests:\n{t}");
     assert!(requests[0].contains("\"R\\0"), "{name}: {}", requests[0]);
-    assert_eq!(preads_of_utmp(t), 0, "{name}:\n{t}");
+    assert_eq!(preads_of_entries(t), 0, "{name}:\n{t}");
 }
 
 #[test]
@@ -147,7 +151,7 @@ fn a_generation_file_others_could_write_is_not_trusted() {
 }
 
 /// `sequence FILE` (tests/c/sequence.c) driven one operation at a time.
-struct Steps {
+pub(crate) struct Steps {
     input: ChildStdin,
     output: BufReader<ChildStdout>,
     _child: Guarded,
@@ -155,7 +159,7 @@ struct Steps {
 
 impl Steps {
     /// `sequence` on `file`, under the shim when `daemons` are given.
-    fn start(file: &Path, daemons: Option<&Daemons>) -> Steps {
+    pub(crate) fn start(file: &Path, daemons: Option<&Daemons>) -> Steps {
         let mut cmd = Command::new(c_program("sequence", Cc::Gnu));
         cmd.arg(file)
             .env_remove("LD_PRELOAD")
@@ -177,10 +181,7 @@ impl Steps {
     /// Runs `op` and returns its result line, shortened to the status and
     /// the line of the entry returned (`get ok pts/3`, `get fail`).
     fn op(&mut self, op: &str) -> String {
-        writeln!(self.input, "{op}").unwrap();
-        self.input.flush().unwrap();
-        let mut line = String::new();
-        self.output.read_line(&mut line).unwrap();
+        let line = self.raw(op);
         let f: Vec<_> = line.split_whitespace().collect();
         match f.as_slice() {
             [op, "ok", _, _, _, line, ..] => format!("{op} ok {line}"),
@@ -189,22 +190,39 @@ impl Steps {
         }
     }
 
-    fn ops(&mut self, ops: &[&str]) -> Vec<String> {
+    /// Runs `op` and returns its whole result line, trimmed.
+    pub(crate) fn raw(&mut self, op: &str) -> String {
+        writeln!(self.input, "{op}").unwrap();
+        self.input.flush().unwrap();
+        let mut line = String::new();
+        self.output.read_line(&mut line).unwrap();
+        line.trim().to_string()
+    }
+
+    pub(crate) fn ops(&mut self, ops: &[&str]) -> Vec<String> {
         ops.iter().map(|op| self.op(op)).collect()
     }
 }
 
 #[test]
 fn an_entry_added_after_the_end_is_seen_as_glibc_sees_it() {
-    // glibc itself on a plain file, and the shim through utmpd; another
-    // process appends while the reader is at the end of the table.
+    // utmp, and wtmp (both read directly by the shim).
+    for (file, path) in [("utmp", "/var/run/utmp"), ("wtmp", "/var/log/wtmp")] {
+        seen_as_glibc_sees_it(file, Path::new(path));
+    }
+}
+
+/// glibc itself on a plain file, and the shim reading `path`, the
+/// daemons' `file`; another process appends while the reader is at the
+/// end of the table.
+fn seen_as_glibc_sees_it(file: &str, path: &Path) {
     let dir = TempDir::new("reads");
-    let plain = dir.path().join("utmp");
+    let plain = dir.path().join(file);
     std::fs::write(&plain, entries(0..3)).unwrap();
     let d = Daemons::start();
-    std::fs::write(d.file("utmp"), entries(0..3)).unwrap();
+    std::fs::write(d.file(file), entries(0..3)).unwrap();
     let mut glibc = Steps::start(&plain, None);
-    let mut ours = Steps::start(Path::new("/var/run/utmp"), Some(&d));
+    let mut ours = Steps::start(path, Some(&d));
 
     let to_the_end = ["set", "get", "get", "get", "get"];
     let want = [
@@ -219,7 +237,7 @@ fn an_entry_added_after_the_end_is_seen_as_glibc_sees_it() {
     // Written after the reader saw the end: glibc reads the file again at
     // the next call, and so does the shim (one request then).
     append(&plain, 3..4);
-    append(&d.file("utmp"), 3..4);
+    append(&d.file(file), 3..4);
     let after = ["get", "get", "set", "get", "get", "get", "get", "get"];
     let want = [
         "get ok pts/3",
@@ -242,7 +260,7 @@ fn an_entry_added_after_the_end_is_seen_as_glibc_sees_it() {
     assert_eq!(glibc.ops(&start), ["set 0", "get ok pts/0", "get ok pts/1"]);
     assert_eq!(ours.ops(&start), ["set 0", "get ok pts/0", "get ok pts/1"]);
     append(&plain, 4..5);
-    append(&d.file("utmp"), 4..5);
+    append(&d.file(file), 4..5);
     let rest = ["get", "get", "get", "get", "get"];
     assert_eq!(
         glibc.ops(&rest),
@@ -267,11 +285,41 @@ fn an_entry_added_after_the_end_is_seen_as_glibc_sees_it() {
 }
 
 /// `churn read`'s or `churn write`'s summary line as numbers by name.
-fn counts(out: &str) -> std::collections::HashMap<String, u64> {
+pub(crate) fn counts(out: &str) -> std::collections::HashMap<String, u64> {
     let f: Vec<_> = out.split_whitespace().collect();
     f.chunks(2)
         .filter_map(|kv| Some((kv[0].to_string(), kv.get(1)?.parse().ok()?)))
         .collect()
+}
+
+/// The daemons' `file` filled with 10,000 self-checking entries
+/// (tests/c/churn.c), then 16 `churn` writers started with `args(seed)`
+/// (seeds 1 to 16) under the shim, given 300 ms to get going.
+pub(crate) fn churn_writers<const N: usize>(
+    d: &Daemons,
+    file: &str,
+    args: impl Fn(u32) -> [String; N],
+) -> Vec<std::thread::JoinHandle<util::Output>> {
+    let churn = c_program("churn", Cc::Gnu);
+    util::Run::new(&churn)
+        .args([
+            OsStr::new("file"),
+            d.file(file).as_os_str(),
+            OsStr::new("10000"),
+        ])
+        .run()
+        .ok();
+    let writers = (1..=16)
+        .map(|seed| {
+            let run = d
+                .cmd(&churn)
+                .args(args(seed))
+                .timeout(Duration::from_secs(60));
+            std::thread::spawn(move || run.run())
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    writers
 }
 
 #[test]
@@ -283,22 +331,9 @@ fn scans_of_ten_thousand_entries_under_sixteen_writers_are_whole() {
     let _heavy = util::heavy();
     const SLOTS: u64 = 10_000;
     let d = Daemons::start();
-    let churn = c_program("churn", Cc::Gnu);
-    let path = d.file("utmp");
-    util::Run::new(&churn)
-        .args([OsStr::new("file"), path.as_os_str(), OsStr::new("10000")])
-        .run()
-        .ok();
-    let writers: Vec<_> = (1..=16)
-        .map(|seed| {
-            let run = d
-                .cmd(&churn)
-                .args(["write", &SLOTS.to_string(), &seed.to_string(), "4000"])
-                .timeout(Duration::from_secs(60));
-            std::thread::spawn(move || run.run())
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    let writers = churn_writers(&d, "utmp", |seed| {
+        ["write", &SLOTS.to_string(), &seed.to_string(), "4000"].map(String::from)
+    });
     let readers: Vec<_> = [Cc::Gnu, Cc::Musl]
         .into_iter()
         .map(|cc| {

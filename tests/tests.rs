@@ -35,3 +35,4 @@ mod symbols;
 mod unwritable;
 mod utempter;
 mod write;
+mod wtmpreads;

@@ -4,7 +4,7 @@
 
 use crate::client::{self, Conn, Deadline};
 use crate::config::{self, Service};
-use crate::direct::Direct;
+use crate::direct::{Direct, Outcome, Searched};
 use crate::file::{self, FdStorage};
 use crate::handover;
 use crate::host;
@@ -80,7 +80,7 @@ pub struct State {
     /// The plain file, when `route` is `File`.
     file: Option<Fd>,
     writable: bool,
-    /// Reading utmp without a daemon, where allowed.
+    /// Reading utmp and wtmp without a daemon, where allowed.
     direct: Direct,
 }
 
@@ -283,18 +283,25 @@ impl State {
         // Before the request: a reply must be read whole or the connection dropped.
         let arena = self.arena()?;
         let start = self.cursor.pos;
-        if service == Service::Utmpd {
-            // SAFETY: as in `set_name`; two distinct fields of the arena.
-            let (raw, cache) = unsafe { (&mut (*arena).raw, &mut (*arena).cache) };
-            if let Some((n, ended)) = self.direct.read(start, raw, cache, CACHE, dl) {
-                if n == 0 {
-                    return Ok(None);
-                }
+        // SAFETY: as in `set_name`; two distinct fields of the arena.
+        let (raw, cache) = unsafe { (&mut (*arena).raw, &mut (*arena).cache) };
+        let bound = self.direct.bound();
+        let direct = self.direct.read(service, start, raw, cache, CACHE, dl);
+        if !bound && self.direct.bound() {
+            // The session now reads this file: a connection made before
+            // may have opened another at the daemon's path (a rotated wtmp).
+            self.conn = None;
+        }
+        match direct {
+            Outcome::Read(0, _) => return Ok(None),
+            Outcome::Read(n, ended) => {
                 self.cache_start = start;
                 self.cache_len = n;
                 self.cache_ended = ended;
                 return self.take_cached().map(Some).ok_or(Errno::EIO);
             }
+            Outcome::Failed(e) => return Err(e),
+            Outcome::Daemon => {}
         }
         let header = loop {
             let with_end = *self.dialects.of(service) != Dialect::ExtendedWithoutEnd;
@@ -377,6 +384,9 @@ impl State {
             }
             Route::Daemon(s) => s,
         };
+        if let Some(found) = self.search_directly(service, dl, |t, c| table::find_id(t, c, query)) {
+            return found;
+        }
         let req = Request::FindIdAt {
             cursor: self.cursor,
             query: *query,
@@ -403,6 +413,10 @@ impl State {
             }
             Route::Daemon(s) => s,
         };
+        if let Some(found) = self.search_directly(service, dl, |t, c| table::find_line(t, c, line))
+        {
+            return found;
+        }
         let req = Request::FindLineAt {
             cursor: self.cursor,
             line: *line,
@@ -411,6 +425,46 @@ impl State {
             return found;
         }
         self.base_read(service, dl, &Request::FindLine { line: *line })
+    }
+
+    /// A search (`getutxid`, `getutxline`) run by the shim on the file
+    /// itself, where direct reads are allowed: glibc's algorithm from the
+    /// cursor, each chunk one consistent snapshot (see `direct`). `None`
+    /// when the daemon must answer; the cursor is then as it was.
+    fn search_directly(
+        &mut self,
+        service: Service,
+        dl: Deadline,
+        f: impl FnOnce(&mut Table<Searched<'_>>, &mut Cursor) -> Result<Option<Record>, Errno>,
+    ) -> Option<Result<Record, Errno>> {
+        let bound = self.direct.bound();
+        let layout = self.direct.layout(service, dl);
+        if !bound && self.direct.bound() {
+            // As in `next`: a connection made before may read another file.
+            self.conn = None;
+        }
+        let layout = match layout {
+            Ok(layout) => layout,
+            Err(Outcome::Failed(e)) => return Some(Err(e)),
+            Err(_) => return None,
+        };
+        let mut cursor = self.cursor;
+        let searched = Searched {
+            direct: &mut self.direct,
+            service,
+            dl,
+            stop: None,
+        };
+        let mut t = Table::new(searched, layout);
+        let found = f(&mut t, &mut cursor);
+        match t.storage().stop.take() {
+            Some(Outcome::Failed(e)) => Some(Err(e)),
+            Some(_) => None,
+            None => {
+                self.cursor = cursor;
+                Some(found.and_then(|r| r.ok_or(Errno::ESRCH)))
+            }
+        }
     }
 
     /// `pututxline`.
@@ -752,6 +806,8 @@ pub fn fuzz_replies(data: &[u8]) {
         Dialect::ExtendedWithoutEnd
     };
     st.open = true;
+    // The replies are the input: no direct read of the machine's files.
+    st.direct = Direct::without_files();
     st.cursor.pos = u64::from((which >> 2) & 0x1f);
     let dl = Deadline::after(50);
     let mut q = Record::EMPTY;

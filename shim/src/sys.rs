@@ -796,19 +796,28 @@ pub struct Stat {
 
 /// `fstat` through the `statx` system call (see [`owner`]).
 pub fn fstat(fd: &Fd) -> Result<Stat, Errno> {
+    // An empty path with AT_EMPTY_PATH names `fd` itself.
+    statx(fd.0, c"", libc::AT_EMPTY_PATH)
+}
+
+/// `lstat` through the `statx` system call (see [`owner`]).
+pub fn lstat(path: &CStr) -> Result<Stat, Errno> {
+    statx(libc::AT_FDCWD, path, libc::AT_SYMLINK_NOFOLLOW)
+}
+
+fn statx(dirfd: c_int, path: &CStr, flags: c_int) -> Result<Stat, Errno> {
     // SAFETY: all-zero is a valid statx.
     let mut st: libc::statx = unsafe { core::mem::zeroed() };
     let want =
         libc::STATX_TYPE | libc::STATX_MODE | libc::STATX_UID | libc::STATX_INO | libc::STATX_SIZE;
-    // SAFETY: an empty NUL-terminated path with AT_EMPTY_PATH names `fd`;
-    // `st` is a live statx.
+    // SAFETY: `path` is NUL-terminated; `st` is a live statx.
     let ret = unsafe {
         call(
             libc::SYS_statx,
             &[
-                fd.0 as c_long,
-                c"".as_ptr() as c_long,
-                libc::AT_EMPTY_PATH as c_long,
+                dirfd as c_long,
+                path.as_ptr() as c_long,
+                flags as c_long,
                 want as c_long,
                 &mut st as *mut libc::statx as c_long,
             ],

@@ -8,6 +8,13 @@
  *   churn read MS               whole-table scans (setutxent, getutxent to the
  *                               end) for MS ms, at least one; prints "scans S
  *                               records R bad B first BAD-ENTRY"
+ *   churn append PATH SEED MS   updwtmpx(PATH) of the entry of slot SEED for MS
+ *                               ms, each with a new version; prints "writes W
+ *                               errors E"
+ *   churn scan PATH MS          as read, of utmpxname(PATH) (wtmp); also one
+ *                               line "scan COUNT HASH" per scan, HASH the FNV-1a
+ *                               of each entry's pid and slot (32-bit, little
+ *                               endian), to compare with a prefix of the file
  *
  * The entry of slot K with version N: line "c/K", id K (4 bytes, base 36),
  * user "uN", pid N, tv_sec N, tv_usec N % 1000000, and a host made of N's
@@ -100,14 +107,47 @@ int main(int argc, char **argv)
         }
         return fclose(f) == 0 ? 0 : 111;
     }
-    if (argc == 3 && strcmp(argv[1], "read") == 0) {
-        long long end = now_ms() + atoi(argv[2]);
+    if (argc == 5 && strcmp(argv[1], "append") == 0) {
+        unsigned seed = (unsigned)atoi(argv[3]);
+        long long end = now_ms() + atoi(argv[4]);
+        unsigned writes = 0, n = seed * 1000000u;
+        do {
+            struct utmpx u;
+            make(&u, seed, ++n);
+            /* updwtmpx reports nothing: the file tells. */
+            updwtmpx(argv[2], &u);
+            writes++;
+        } while (now_ms() < end);
+        printf("writes %u errors 0\n", writes);
+        return 0;
+    }
+    if ((argc == 3 && strcmp(argv[1], "read") == 0)
+        || (argc == 4 && strcmp(argv[1], "scan") == 0)) {
+        int scan = argc == 4;
+        long long end = now_ms() + atoi(argv[argc - 1]);
         unsigned scans = 0, records = 0, bad = 0;
         char first[600] = "-";
+        if (scan && utmpxname(argv[2]) != 0)
+            return 111;
         do {
             struct utmpx *u;
+            unsigned count = 0;
+            unsigned long long hash = 14695981039346656037ull;
             setutxent();
             while ((u = getutxent())) {
+                unsigned slot = 0;
+                unsigned char key[8];
+                char line[sizeof u->ut_line + 1] = {0};
+                int i;
+                memcpy(line, u->ut_line, sizeof u->ut_line);
+                sscanf(line, "c/%u", &slot);
+                for (i = 0; i < 4; i++) {
+                    key[i] = (unsigned char)((unsigned)u->ut_pid >> (8 * i));
+                    key[4 + i] = (unsigned char)(slot >> (8 * i));
+                }
+                for (i = 0; i < 8; i++)
+                    hash = (hash ^ key[i]) * 1099511628211ull;
+                count++;
                 records++;
                 if (!whole(u) && bad++ == 0)
                     snprintf(first, sizeof first, "%d|%.32s|%.4s|%.32s|%d|%.40s|%lld",
@@ -116,10 +156,13 @@ int main(int argc, char **argv)
             }
             endutxent();
             scans++;
+            if (scan)
+                printf("scan %u %llu\n", count, hash);
         } while (now_ms() < end);
         printf("scans %u records %u bad %u first %s\n", scans, records, bad, first);
         return 0;
     }
-    fprintf(stderr, "usage: churn write SLOTS SEED MS | churn file PATH SLOTS | churn read MS\n");
+    fprintf(stderr, "usage: churn write SLOTS SEED MS | churn file PATH SLOTS | churn read MS\n"
+                    "       churn append PATH SEED MS | churn scan PATH MS\n");
     return 100;
 }
