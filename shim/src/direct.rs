@@ -255,16 +255,9 @@ impl Direct {
             return true;
         };
         let mut path = [0u8; gen::PATH_MAX + 1];
-        let Some(len) = gen::path(words, &mut path) else {
-            return false;
-        };
-        let Some(name) = path
-            .get(..=len)
-            .and_then(|p| core::ffi::CStr::from_bytes_with_nul(p).ok())
-        else {
-            return false;
-        };
-        sys::lstat(name).is_ok_and(|st| (st.dev, st.ino) == (held.dev, held.ino))
+        named_path(words, &mut path).is_some_and(|name| {
+            sys::lstat(name).is_ok_and(|st| (st.dev, st.ino) == (held.dev, held.ino))
+        })
     }
 
     /// The generation file beside `service`'s socket (utmpd's or wtmpd's),
@@ -284,6 +277,15 @@ impl Direct {
     }
 }
 
+/// The record file's path as the header names it, read into `buf`.
+fn named_path<'a>(
+    words: &[AtomicU32],
+    buf: &'a mut [u8; gen::PATH_MAX + 1],
+) -> Option<&'a core::ffi::CStr> {
+    let len = gen::path(words, buf)?;
+    core::ffi::CStr::from_bytes_with_nul(buf.get(..=len)?).ok()
+}
+
 /// The record file named by `h`, opened with the caller's own rights, as
 /// glibc's `open` (a file it may not read is the daemon's to refuse or
 /// serve). `None` unless it is the very file the header names (a path
@@ -292,8 +294,7 @@ impl Direct {
 /// could not, whoever wrote the header).
 fn open_named(words: &[AtomicU32], h: &Header) -> Option<Held> {
     let mut path = [0u8; gen::PATH_MAX + 1];
-    let len = gen::path(words, &mut path)?;
-    let name = core::ffi::CStr::from_bytes_with_nul(path.get(..=len)?).ok()?;
+    let name = named_path(words, &mut path)?;
     let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
     let fd = sys::open(name, flags).ok()?;
     let st = sys::fstat(&fd).ok()?;
