@@ -354,33 +354,29 @@ fn privacy_mode_hides_other_users_hosts_from_ordinary_readers() {
     );
 }
 
-#[test]
-fn setuid_programs_ignore_the_utmps_variables() {
-    // (And setgid ones.) The shim goes into a setuid program only through ld.so.preload:
-    // provide one in a private mount namespace (an overlay on /etc whose
-    // upper layer is a temporary directory), never on the machine.
-    let user = "utmpstest1";
-    ensure_user(user);
-    let d = Daemons::start();
-    let ctl = c_program("utmpctl", Cc::Gnu);
-    assert_eq!(
-        d.utmpctl(Cc::Gnu, &["put", "7", "root", "pts/5", "5", "1"]),
-        "ok"
-    );
-    let dir = TempDir::new("suid");
-    let setuid = dir.path().join("utmpctl-setuid");
-    let plain = dir.path().join("utmpctl-plain");
-    // Setgid (root's group): the same uid, only `AT_SECURE` tells.
-    let setgid = dir.path().join("utmpctl-setgid");
-    std::fs::copy(&ctl, &setuid).unwrap();
-    std::fs::copy(&ctl, &plain).unwrap();
-    std::fs::copy(&ctl, &setgid).unwrap();
+/// Copies of utmpctl (glibc) in a new temporary directory, one per
+/// `(name, mode)`, for the set-id tests.
+fn set_id_copies(tag: &str, copies: &[(&str, u32)]) -> TempDir {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&setuid, std::fs::Permissions::from_mode(0o4755)).unwrap();
-    std::fs::set_permissions(&setgid, std::fs::Permissions::from_mode(0o2755)).unwrap();
+    let ctl = c_program("utmpctl", Cc::Gnu);
+    let dir = TempDir::new(tag);
+    for (name, mode) in copies {
+        let p = dir.path().join(name);
+        std::fs::copy(&ctl, &p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode)).unwrap();
+    }
     for sub in ["upper", "work"] {
         std::fs::create_dir(dir.path().join(sub)).unwrap();
     }
+    dir
+}
+
+/// `body` (sh, `set -eu`) run in a private mount namespace where /run is a
+/// new tmpfs and /etc an overlay whose upper layer is in `dir`, with an
+/// /etc/ld.so.preload naming the shim: the only way the shim enters a
+/// set-id program, provided without ever writing the machine's /etc.
+/// `as_user CMD...` runs CMD as `$USERNAME`.
+fn in_preloaded_namespace(dir: &TempDir, user: &str, body: &str) -> Run {
     let script = r#"
 set -eu
 mount -t tmpfs tmpfs /run
@@ -390,6 +386,39 @@ mountpoint -q /etc || { echo "no overlay on /etc" >&2; exit 1; }
 # (the suite's own overlay may be below: the last line is the top mount)
 findmnt -n -o FSTYPE,OPTIONS /etc | tail -n 1 | grep -q "^overlay .*upperdir=$DIR/upper" || exit 1
 echo "$SHIM" > /etc/ld.so.preload
+as_user() { setpriv --reuid="$USERNAME" --regid="$USERNAME" --init-groups "$@"; }
+"#
+    .to_string()
+        + body;
+    Run::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .env("DIR", dir.path())
+        .env("SHIM", util::shim())
+        .env("USERNAME", user)
+        .env("UTMPD", daemon("utmps-utmpd"))
+}
+
+#[test]
+fn setuid_programs_ignore_the_utmps_variables() {
+    // (And setgid ones.) The shim goes into a setuid program only through
+    // ld.so.preload: see `in_preloaded_namespace`.
+    let user = "utmpstest1";
+    ensure_user(user);
+    let d = Daemons::start();
+    assert_eq!(
+        d.utmpctl(Cc::Gnu, &["put", "7", "root", "pts/5", "5", "1"]),
+        "ok"
+    );
+    // Setgid (root's group): the same uid, only `AT_SECURE` tells.
+    let dir = set_id_copies(
+        "suid",
+        &[
+            ("utmpctl-plain", 0o755),
+            ("utmpctl-setuid", 0o4755),
+            ("utmpctl-setgid", 0o2755),
+        ],
+    );
+    let body = r#"
 # A utmpd on the default socket, with its own entry.
 mkdir -p /run/utmps "$DIR/ns"
 (cd "$DIR/ns" && exec "$UTMPD" --listen /run/utmps/.utmpd-socket) &
@@ -398,16 +427,11 @@ trap 'kill $daemon' EXIT
 while [ ! -S /run/utmps/.utmpd-socket ]; do sleep 0.01; done
 "$DIR/utmpctl-plain" put 7 root pts/9 9 1 >/dev/null
 for prog in "$DIR/utmpctl-plain" "$DIR/utmpctl-setuid" "$DIR/utmpctl-setgid"; do
-    setpriv --reuid="$USERNAME" --regid="$USERNAME" --init-groups env UTMPS_UTMPD_SOCKET="$SOCK" "$prog" list || true
+    as_user env UTMPS_UTMPD_SOCKET="$SOCK" "$prog" list || true
 done
 "#;
-    let o = Run::new("unshare")
-        .args(["-m", "sh", "-c", script])
-        .env("DIR", dir.path())
-        .env("SHIM", util::shim())
-        .env("USERNAME", user)
+    let o = in_preloaded_namespace(&dir, user, body)
         .env("SOCK", d.file(".utmpd-socket"))
-        .env("UTMPD", daemon("utmps-utmpd"))
         .run();
     let out = o.ok();
     let l: Vec<_> = out.lines().collect();
@@ -418,6 +442,47 @@ done
     // the default socket.
     assert!(l[1].starts_with("7 root pts/9"), "{o}");
     assert!(l[2].starts_with("7 root pts/9"), "setgid: {o}");
+    assert!(
+        !std::path::Path::new("/etc/ld.so.preload").exists(),
+        "the machine's preload file appeared"
+    );
+}
+
+#[test]
+fn setgid_programs_refuse_a_users_own_server_at_the_default_socket() {
+    // What `AT_SECURE` alone decides: a setgid program keeps its user's uid,
+    // so only the kernel's secure-execution flag tells the shim that a
+    // server of that uid is not to be trusted. The user's own utmpd listens
+    // on the default socket, in a root-owned world-writable /run/utmps of a
+    // private namespace (so the user is not the daemons' account): the
+    // plain program talks to it, the setgid copy must refuse it, directly
+    // (its generation file) and through the socket.
+    let user = "utmpstest1";
+    ensure_user(user);
+    let dir = set_id_copies(
+        "sgid",
+        &[("utmpctl-plain", 0o755), ("utmpctl-setgid", 0o2755)],
+    );
+    let body = r#"
+mkdir -m 1777 /run/utmps
+# The user's own utmpd, on the default socket, with the user's entry.
+(cd /run/utmps && exec setpriv --reuid="$USERNAME" --regid="$USERNAME" --init-groups "$UTMPD" --listen /run/utmps/.utmpd-socket) &
+daemon=$!
+trap 'kill $daemon' EXIT
+while [ ! -S /run/utmps/.utmpd-socket ]; do sleep 0.01; done
+as_user "$DIR/utmpctl-plain" put 7 "$USERNAME" pts/7 7 1 >/dev/null
+# Its generation file offers direct reads, which the setgid copy must refuse too.
+test -s /run/utmps/.utmpd-socket.gen
+for prog in "$DIR/utmpctl-plain" "$DIR/utmpctl-setgid"; do
+    as_user "$prog" list || true
+done
+"#;
+    let o = in_preloaded_namespace(&dir, user, body).run();
+    let out = o.ok();
+    let l: Vec<_> = out.lines().collect();
+    assert_eq!(l.len(), 2, "{o}");
+    assert!(l[0].starts_with(&format!("7 {user} pts/7")), "plain: {o}");
+    assert_eq!(l[1], "err 111", "setgid talked to its user's server: {o}");
     assert!(
         !std::path::Path::new("/etc/ld.so.preload").exists(),
         "the machine's preload file appeared"

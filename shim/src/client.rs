@@ -4,22 +4,43 @@
 
 use crate::config;
 use crate::sys::{self, Fd};
+use core::cell::Cell;
 use proto::codec::{self, Request, MAX_REQUEST};
-use proto::{trust, Errno};
+use proto::Errno;
 
-/// A point in time (monotonic milliseconds) by which a call must finish.
+/// A call's deadline: `ms` milliseconds from the first time the call
+/// looks at the clock, which is where it may first wait (a poll, a busy
+/// lock, a write under way). A call that never waits (a `getutxent`
+/// served from memory or read from the file itself) reads no clock:
+/// `clock_gettime` is a system call for the shim, which imports no vDSO,
+/// and was one per `getutxent` before. The start is shared by the copies
+/// (`at`), so every wait of a call counts against the same end.
 #[derive(Clone, Copy, Debug)]
-pub struct Deadline(u64);
+pub struct Deadline<'a> {
+    ms: u64,
+    /// The end in monotonic milliseconds; 0 until the clock is first read.
+    at: &'a Cell<u64>,
+}
 
-impl Deadline {
-    /// `ms` milliseconds from now.
-    pub fn after(ms: u64) -> Deadline {
-        Deadline(sys::monotonic_ms().saturating_add(ms))
+impl<'a> Deadline<'a> {
+    /// `ms` milliseconds from the first look at the clock; `at` holds the
+    /// end once known (a new cell holding 0).
+    pub fn new(ms: u64, at: &'a Cell<u64>) -> Deadline<'a> {
+        Deadline { ms, at }
     }
 
     /// Milliseconds left, 0 when expired.
     pub fn remaining(self) -> u64 {
-        self.0.saturating_sub(sys::monotonic_ms())
+        let now = sys::monotonic_ms();
+        let end = match self.at.get() {
+            0 => {
+                let end = now.saturating_add(self.ms).max(1);
+                self.at.set(end);
+                end
+            }
+            end => end,
+        };
+        end.saturating_sub(now)
     }
 
     /// Whether the deadline has passed.
@@ -235,12 +256,7 @@ impl Conn {
 /// Refuses, before anything is sent, a server this process may not talk
 /// to ([`proto::trust`]): `ECONNREFUSED`, as if none listened.
 fn verify(fd: &Fd) -> Result<(), Errno> {
-    let server = sys::peer_uid(fd)?;
-    let caller = config::caller();
-    // The common answers need no look-up of the daemons' account.
-    if trust::may_talk_to(caller, server, None)
-        || trust::may_talk_to(caller, server, sys::owner(trust::SOCKET_DIR))
-    {
+    if config::may_talk_to(sys::peer_uid(fd)?) {
         Ok(())
     } else {
         Err(Errno::ECONNREFUSED)

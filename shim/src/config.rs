@@ -15,7 +15,7 @@ use crate::sys;
 use core::cell::UnsafeCell;
 use core::ffi::CStr;
 use core::sync::atomic::{AtomicI32, Ordering};
-use proto::trust::Caller;
+use proto::trust::{self, Caller};
 
 /// Default socket of utmps-utmpd (skarnet's path).
 pub const UTMPD_SOCKET: &[u8] = b"/run/utmps/.utmpd-socket";
@@ -159,13 +159,17 @@ fn first_config() -> &'static Config {
 #[inline(never)]
 fn read(cfg: &mut Config) {
     *cfg = DEFAULTS;
-    if caller() == Caller::Privileged {
+    if sys::own_uid().is_none_or(|uid| uid == 0) {
         return;
     }
-    // Where /proc is not mounted, `caller` has found the process
-    // privileged already (`sys::secure_exec`): nothing to read here.
     let mut seen = 0u8;
     initial_environment(|entry| take(cfg, &mut seen, entry));
+    // `AT_SECURE` (a read of /proc/self/auxv) only where it decides
+    // something: nearly every environment has none of the variables.
+    // Without /proc nothing was read, and `secure_exec` says yes.
+    if seen != 0 && sys::secure_exec() {
+        *cfg = DEFAULTS;
+    }
 }
 
 /// The variables, in the order [`take`] knows them.
@@ -265,6 +269,17 @@ pub fn caller() -> Caller {
         Some(uid) if uid != 0 && !sys::secure_exec() => Caller::Ordinary(uid),
         _ => Caller::Privileged,
     }
+}
+
+/// Whether this process may send to a server whose credentials name uid
+/// `server` ([`trust::may_talk_to`]). Asked in the order that costs least
+/// for the usual answers: root needs nothing, the daemons' account a stat
+/// of their directory, and only a server of the caller's own uid needs
+/// [`caller`] (`AT_SECURE`, a read of /proc).
+pub fn may_talk_to(server: u32) -> bool {
+    trust::may_talk_to(Caller::Privileged, server, None)
+        || trust::may_talk_to(Caller::Privileged, server, sys::owner(trust::SOCKET_DIR))
+        || trust::may_talk_to(caller(), server, None)
 }
 
 /// The deadline of one call in milliseconds (`UTMPS_TIMEOUT_MS`).

@@ -17,7 +17,7 @@ use crate::config::{self, Service};
 use crate::sys::{self, Fd};
 use core::sync::atomic::AtomicU32;
 use proto::generation::{self as gen, Header};
-use proto::{trust, Errno, Layout};
+use proto::{Errno, Layout};
 
 /// Snapshots tried before giving up on a read (then the daemon serves it).
 const TRIES: u32 = 16;
@@ -27,8 +27,9 @@ const PAUSE_US: u64 = 50;
 
 /// What a direct read gives.
 pub enum Outcome {
-    /// The count of records decoded, and whether the table ends after them.
-    Read(usize, bool),
+    /// The layout of the records read, their count, and whether the
+    /// table ends after them.
+    Read(Layout, usize, bool),
     /// Ask the daemon.
     Daemon,
     /// The session's file is no longer the daemon's and no consistent
@@ -119,27 +120,25 @@ impl Direct {
     }
 
     /// The records of `service`'s file (utmp or wtmp) from index `start`
-    /// on: up to `max` decoded into `out` (wire form), `raw` the room for
-    /// `max + 1` records of the largest layout.
+    /// on, as the file holds them: up to `max` in `raw`, which has room
+    /// for `max + 1` records of the largest layout. They are decoded when
+    /// taken (a record of any bytes decodes), so a short session touches
+    /// only the pages it reads into.
     pub fn read(
         &mut self,
         service: Service,
         start: u64,
         raw: &mut [u8],
-        out: &mut [u8],
         max: usize,
         dl: Deadline,
     ) -> Outcome {
         let at = At::Records(start, max + 1);
-        let (layout, n) = match self.snapshot(service, raw, at, dl) {
-            Ok(read) => read,
-            Err(outcome) => return outcome,
-        };
-        let (count, ended) = gen::run_len(layout, n, max);
-        match (decode(layout, raw, out, count), self.words(service)) {
-            (Some(()), _) => Outcome::Read(count, ended),
-            (None, Some(words)) => self.fallback(words, Errno::EIO),
-            (None, None) => Outcome::Daemon,
+        match self.snapshot(service, raw, at, dl) {
+            Ok((layout, n)) => {
+                let (count, ended) = gen::run_len(layout, n, max);
+                Outcome::Read(layout, count, ended)
+            }
+            Err(outcome) => outcome,
         }
     }
 
@@ -323,28 +322,12 @@ fn map(socket: &[u8]) -> Option<&'static [AtomicU32]> {
     let name = core::ffi::CStr::from_bytes_until_nul(&name).ok()?;
     let fd = sys::open(name, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK).ok()?;
     let st = sys::fstat(&fd).ok()?;
-    let caller = config::caller();
-    let trusted = trust::may_talk_to(caller, st.uid, None)
-        || trust::may_talk_to(caller, st.uid, sys::owner(trust::SOCKET_DIR));
+    let trusted = config::may_talk_to(st.uid);
     let regular = st.mode & libc::S_IFMT == libc::S_IFREG;
     if !trusted || !regular || st.mode & 0o022 != 0 || st.size < gen::SIZE as u64 {
         return None;
     }
     sys::map_generation(&fd).ok()
-}
-
-/// Decodes `count` records of `layout` from `raw` into `out` (wire form).
-fn decode(layout: Layout, raw: &[u8], out: &mut [u8], count: usize) -> Option<()> {
-    let size = layout.size();
-    let from = raw.get(..count * size)?.chunks_exact(size);
-    let to = out
-        .get_mut(..count * proto::codec::RECORD_SIZE)?
-        .chunks_exact_mut(proto::codec::RECORD_SIZE);
-    for (src, dst) in from.zip(to) {
-        let r = layout.decode(src)?;
-        proto::codec::encode_record(&r, dst.try_into().ok()?);
-    }
-    Some(())
 }
 
 /// The session's file as a search (`getutxid`, `getutxline`) reads it,
@@ -354,7 +337,7 @@ fn decode(layout: Layout, raw: &[u8], out: &mut [u8], count: usize) -> Option<()
 pub struct Searched<'a> {
     pub direct: &'a mut Direct,
     pub service: Service,
-    pub dl: Deadline,
+    pub dl: Deadline<'a>,
     pub stop: Option<Outcome>,
 }
 

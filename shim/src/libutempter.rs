@@ -26,7 +26,8 @@ fn update(master: c_int, add: bool, host: &[u8]) -> Result<(), Errno> {
     if master < 0 {
         return Err(Errno::EBADF);
     }
-    let dl = state::deadline();
+    let end = core::cell::Cell::new(0);
+    let dl = state::deadline(&end);
     let mut h = [0u8; HOST_SIZE];
     set_field(&mut h, host);
     let request = Request::Pty { add, host: h };

@@ -25,42 +25,57 @@ pub struct Guard {
 // This process's pid, in a page the kernel zeroes in a forked child
 // (`MADV_WIPEONFORK`): one `getpid` per process instead of one per call
 // (10,000 system calls for `who` over 10,000 entries, a tenth of its own).
+// Mapped only after [`PAGE_AFTER`] calls: the page costs a map, an
+// madvise and a fault (about 5 us on a VM), as much as 30 `getpid`s, and
+// most programs (`who` over a few sessions, `login`) make fewer calls.
 static PID: AtomicPtr<AtomicI32> = AtomicPtr::new(core::ptr::null_mut());
-// Set when that page cannot be had (a kernel before 4.14): getpid each call.
-static NO_PID_PAGE: AtomicU8 = AtomicU8::new(0);
+// Calls that took `getpid`, up to PAGE_AFTER, or NO_PAGE when the page
+// cannot be had (a kernel before 4.14): `getpid` each call.
+static CALLS: AtomicU8 = AtomicU8::new(0);
+const PAGE_AFTER: u8 = 32;
+const NO_PAGE: u8 = u8::MAX;
 
-/// This process's pid, without a system call after the first.
+/// This process's pid, without a system call once the page is mapped.
 fn my_pid() -> i32 {
     let mut page = PID.load(Ordering::Acquire);
-    if page.is_null() && NO_PID_PAGE.load(Ordering::Relaxed) == 0 {
-        match sys::map_wiped_on_fork() {
-            Ok(p) => {
-                // A thread that lost the race leaves its page unused.
-                page = match PID.compare_exchange(
-                    core::ptr::null_mut(),
-                    p,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => p,
-                    Err(winner) => winner,
-                };
+    if page.is_null() {
+        // A forked child inherits the count: it only decides when to map.
+        match CALLS.load(Ordering::Relaxed) {
+            NO_PAGE => return sys::getpid(),
+            n if n < PAGE_AFTER => {
+                CALLS.store(n + 1, Ordering::Relaxed);
+                return sys::getpid();
             }
-            Err(_) => NO_PID_PAGE.store(1, Ordering::Relaxed),
+            _ => match sys::map_wiped_on_fork() {
+                // A thread that lost the race leaves its page unused.
+                Ok(p) => {
+                    page = match PID.compare_exchange(
+                        core::ptr::null_mut(),
+                        p,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => p,
+                        Err(winner) => winner,
+                    }
+                }
+                Err(_) => {
+                    CALLS.store(NO_PAGE, Ordering::Relaxed);
+                    return sys::getpid();
+                }
+            },
         }
     }
     // SAFETY: a non-null PID points at the start of a mapped page that is
     // never unmapped; zeroed memory is a valid AtomicI32.
-    let slot = unsafe { page.as_ref() };
-    match slot.map(|s| s.load(Ordering::Relaxed)) {
-        Some(pid) if pid != 0 => pid,
-        _ => {
+    let slot = unsafe { &*page };
+    match slot.load(Ordering::Relaxed) {
+        0 => {
             let pid = sys::getpid();
-            if let Some(s) = slot {
-                s.store(pid, Ordering::Relaxed);
-            }
+            slot.store(pid, Ordering::Relaxed);
             pid
         }
+        pid => pid,
     }
 }
 

@@ -11,13 +11,13 @@ use crate::host;
 use crate::lock;
 use crate::paths::{self, Route};
 use crate::sys::{self, Fd};
-use core::cell::UnsafeCell;
+use core::cell::{Cell, UnsafeCell};
 use core::ffi::CStr;
 use proto::codec::{self, Request, CURSOR_SIZE, RECORD_SIZE};
 use proto::matching::is_valid_id_query;
 use proto::record::LINE_SIZE;
 use proto::table::{self, Cursor, Put, Table};
-use proto::{Errno, Record};
+use proto::{Errno, Layout, Record};
 
 /// Records fetched per bulk read.
 const CACHE: usize = 128;
@@ -38,21 +38,26 @@ enum Dialect {
     Base,
 }
 
-/// The shim's big buffers (107 KiB), mapped by the first call that needs
+/// The shim's big buffers (54 KiB), mapped by the first call that needs
 /// them instead of with the library: with /etc/ld.so.preload every exec
 /// would map them (as .bss, an anonymous region and a zeroed page; as
 /// .data, pages of the file), about 10 us each (README, Performance), and
 /// nearly every process never calls the API. Zeroed by the kernel, which
 /// is a valid `Arena`; never unmapped; a fork copies it with the process.
 struct Arena {
-    /// `utmpxname`'s file, NUL-terminated; empty means the default.
+    /// Records `cache_start..cache_start + cache_len` of a bulk read, in
+    /// `cache_layout`: the wire form of a daemon's reply, or the file's
+    /// own layout for a direct read (which reads one record more, to learn
+    /// whether the table ends after them). First, so that a read of a few
+    /// records touches one page of the mapping.
+    records: [u8; (CACHE + 1) * proto::layout::MAX_SIZE],
+    /// `utmpxname`'s file, NUL-terminated, when the shim opens it itself
+    /// (`Route::File`); the daemons' files need no name.
     name: [u8; NAME_MAX],
-    /// Records `cache_start..cache_start + cache_len` of a bulk read, in wire form.
-    cache: [u8; CACHE * RECORD_SIZE],
-    /// A direct read's records as the file holds them, one more than
-    /// [`CACHE`] (to learn whether the table ends after them).
-    raw: [u8; (CACHE + 1) * proto::layout::MAX_SIZE],
 }
+
+// A daemon's reply (wire records) fits where a direct read goes.
+const _: () = assert!(RECORD_SIZE <= proto::layout::MAX_SIZE);
 
 /// Everything the shim remembers, guarded by [`lock`].
 pub struct State {
@@ -72,11 +77,12 @@ pub struct State {
     log_conn: Option<Conn>,
     log_service: Service,
     dialects: Dialects,
-    /// What `arena.cache` holds.
+    /// What `arena.records` holds.
     cache_start: u64,
     cache_len: usize,
     /// The bulk read found no record after the cached ones.
     cache_ended: bool,
+    cache_layout: Layout,
     /// The plain file, when `route` is `File`.
     file: Option<Fd>,
     writable: bool,
@@ -99,14 +105,16 @@ unsafe impl Sync for Global {}
 #[unsafe(link_section = ".data.utmps")]
 static STATE: Global = Global(UnsafeCell::new(State::new()));
 
-/// A deadline for a call starting now.
-pub fn deadline() -> Deadline {
-    Deadline::after(config::timeout_ms())
+/// A call's deadline (`UTMPS_TIMEOUT_MS`), its end kept in `end` (a new
+/// cell holding 0) once the call first looks at the clock.
+pub fn deadline(end: &Cell<u64>) -> Deadline<'_> {
+    Deadline::new(config::timeout_ms(), end)
 }
 
 /// Runs `f` on the state under the lock, within one call's deadline.
 pub fn with<T>(f: impl FnOnce(&mut State, Deadline) -> Result<T, Errno>) -> Result<T, Errno> {
-    let dl = deadline();
+    let end = Cell::new(0);
+    let dl = deadline(&end);
     let guard = lock::acquire(dl)?;
     // SAFETY: the lock is held until `guard` drops, so this is the only
     // reference to the state.
@@ -171,6 +179,7 @@ impl State {
             cache_start: 0,
             cache_len: 0,
             cache_ended: false,
+            cache_layout: Layout::Wire,
             file: None,
             writable: false,
             direct: Direct::new(),
@@ -191,15 +200,18 @@ impl State {
         if bytes.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        let arena = self.arena()?;
+        let route = paths::route(name.to_bytes());
         self.close();
-        // SAFETY: the arena is mapped, valid and reached only under the
-        // state lock (see `Arena`); no other reference to it is alive.
-        let stored = unsafe { &mut (*arena).name };
-        if let Some(dst) = stored.get_mut(..bytes.len()) {
-            dst.copy_from_slice(bytes);
+        if route == Route::File {
+            let arena = self.arena()?;
+            // SAFETY: the arena is mapped, valid and reached only under the
+            // state lock (see `Arena`); no other reference to it is alive.
+            let stored = unsafe { &mut (*arena).name };
+            if let Some(dst) = stored.get_mut(..bytes.len()) {
+                dst.copy_from_slice(bytes);
+            }
         }
-        self.route = paths::route(name.to_bytes());
+        self.route = route;
         Ok(())
     }
 
@@ -283,21 +295,22 @@ impl State {
         // Before the request: a reply must be read whole or the connection dropped.
         let arena = self.arena()?;
         let start = self.cursor.pos;
-        // SAFETY: as in `set_name`; two distinct fields of the arena.
-        let (raw, cache) = unsafe { (&mut (*arena).raw, &mut (*arena).cache) };
+        // SAFETY: as in `set_name`.
+        let records = unsafe { &mut (*arena).records };
         let bound = self.direct.bound();
-        let direct = self.direct.read(service, start, raw, cache, CACHE, dl);
+        let direct = self.direct.read(service, start, records, CACHE, dl);
         if !bound && self.direct.bound() {
             // The session now reads this file: a connection made before
             // may have opened another at the daemon's path (a rotated wtmp).
             self.conn = None;
         }
         match direct {
-            Outcome::Read(0, _) => return Ok(None),
-            Outcome::Read(n, ended) => {
+            Outcome::Read(_, 0, _) => return Ok(None),
+            Outcome::Read(layout, n, ended) => {
                 self.cache_start = start;
                 self.cache_len = n;
                 self.cache_ended = ended;
+                self.cache_layout = layout;
                 return self.take_cached().map(Some).ok_or(Errno::EIO);
             }
             Outcome::Failed(e) => return Err(e),
@@ -333,8 +346,8 @@ impl State {
         // The records follow the header on the same connection.
         let conn = self.conn.as_ref().ok_or(Errno::EIO)?;
         // SAFETY: as in `set_name`.
-        let cache = unsafe { &mut (*arena).cache };
-        let bytes = cache.get_mut(..n * RECORD_SIZE).ok_or(Errno::EIO)?;
+        let records = unsafe { &mut (*arena).records };
+        let bytes = records.get_mut(..n * RECORD_SIZE).ok_or(Errno::EIO)?;
         if let Err(e) = conn.recv(bytes, dl) {
             self.conn = None;
             return Err(e);
@@ -342,6 +355,7 @@ impl State {
         self.cache_start = start;
         self.cache_len = n;
         self.cache_ended = header.ended;
+        self.cache_layout = Layout::Wire;
         self.take_cached().map(Some).ok_or(Errno::EIO)
     }
 
@@ -357,12 +371,9 @@ impl State {
             return None;
         }
         // SAFETY: as in `set_name` (a cache is only ever filled in the arena).
-        let cache = unsafe { &(*self.arena).cache };
-        let b: &[u8; RECORD_SIZE] = cache
-            .get(k * RECORD_SIZE..(k + 1) * RECORD_SIZE)?
-            .try_into()
-            .ok()?;
-        let r = codec::decode_record(b);
+        let records = unsafe { &(*self.arena).records };
+        let size = self.cache_layout.size();
+        let r = self.cache_layout.decode(records.get(k * size..)?)?;
         self.cursor.pos += 1;
         self.cursor.last = Some(r);
         Some(r)
@@ -809,7 +820,8 @@ pub fn fuzz_replies(data: &[u8]) {
     // The replies are the input: no direct read of the machine's files.
     st.direct = Direct::without_files();
     st.cursor.pos = u64::from((which >> 2) & 0x1f);
-    let dl = Deadline::after(50);
+    let end = Cell::new(0);
+    let dl = Deadline::new(50, &end);
     let mut q = Record::EMPTY;
     q.kind = proto::Kind::USER_PROCESS;
     q.line[0] = b't';

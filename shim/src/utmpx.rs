@@ -134,7 +134,8 @@ pub fn set_name(name: &CStr) -> Result<(), Errno> {
 /// Appends `record` to the wtmp-format file `path`: through wtmpd (or the
 /// btmp wtmpd) for the system names, in-process for any other file.
 pub fn append(path: &CStr, record: &Record) -> Result<(), Errno> {
-    let dl = state::deadline();
+    let end = core::cell::Cell::new(0);
+    let dl = state::deadline(&end);
     ret::keep_errno(|| match paths::route(path.to_bytes()) {
         Route::Daemon(service) => state::with(|st, dl| st.append(service, record, dl)),
         Route::File => file::append(path, host::layout(), record, dl),
