@@ -297,13 +297,7 @@ impl State {
         let start = self.cursor.pos;
         // SAFETY: as in `set_name`.
         let records = unsafe { &mut (*arena).records };
-        let bound = self.direct.bound();
-        let direct = self.direct.read(service, start, records, CACHE, dl);
-        if !bound && self.direct.bound() {
-            // The session now reads this file: a connection made before
-            // may have opened another at the daemon's path (a rotated wtmp).
-            self.conn = None;
-        }
+        let direct = self.directly(|d| d.read(service, start, records, CACHE, dl));
         match direct {
             Outcome::Read(_, 0, _) => return Ok(None),
             Outcome::Read(layout, n, ended) => {
@@ -438,6 +432,18 @@ impl State {
         self.base_read(service, dl, &Request::FindLine { line: *line })
     }
 
+    /// `f` on the direct reads. Once the session has its file, a
+    /// connection made before may have opened another one at the daemon's
+    /// path (a rotated wtmp): it is dropped.
+    fn directly<T>(&mut self, f: impl FnOnce(&mut Direct) -> T) -> T {
+        let bound = self.direct.bound();
+        let r = f(&mut self.direct);
+        if !bound && self.direct.bound() {
+            self.conn = None;
+        }
+        r
+    }
+
     /// A search (`getutxid`, `getutxline`) run by the shim on the file
     /// itself, where direct reads are allowed: glibc's algorithm from the
     /// cursor, each chunk one consistent snapshot (see `direct`). `None`
@@ -448,13 +454,7 @@ impl State {
         dl: Deadline,
         f: impl FnOnce(&mut Table<Searched<'_>>, &mut Cursor) -> Result<Option<Record>, Errno>,
     ) -> Option<Result<Record, Errno>> {
-        let bound = self.direct.bound();
-        let layout = self.direct.layout(service, dl);
-        if !bound && self.direct.bound() {
-            // As in `next`: a connection made before may read another file.
-            self.conn = None;
-        }
-        let layout = match layout {
+        let layout = match self.directly(|d| d.layout(service, dl)) {
             Ok(layout) => layout,
             Err(Outcome::Failed(e)) => return Some(Err(e)),
             Err(_) => return None,
