@@ -2,7 +2,7 @@
    -S and read the "@@name value" lines from the assembly (the technique of
    Linux's asm-offsets), so that no target binary has to run.
    Default: the C library's struct utmpx. -DWIRE: skarnet utmps' own struct
-   utmpx (utmps/utmpx.h), with the C library's pid_t and struct timeval. */
+   utmpx (utmps_wire.h, the one the wire tests send). */
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/time.h>
@@ -10,19 +10,9 @@
 #include <utmpx.h>
 
 #ifdef WIRE
-struct utmps_utmpx {
-    short ut_type;
-    pid_t ut_pid;
-    char ut_line[32];
-    char ut_id[4];
-    char ut_user[32];
-    char ut_host[256];
-    struct { short e_termination, e_exit; } ut_exit;
-    pid_t ut_session;
-    struct timeval ut_tv;
-    uint32_t ut_addr_v6[4];
-    char _dummy[20];
-};
+/* Compiled against musl, whose struct timeval is two 64-bit words on every
+   architecture: skarnet's struct as its client sends it. */
+# include "utmps_wire.h"
 # define S struct utmps_utmpx
 # define RESERVED _dummy
 #elif defined __GLIBC__
