@@ -5,7 +5,7 @@
 
 use crate::reads::{entries, preads_of_entries, traced, Steps};
 use proto::Layout;
-use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use util::{c_program, lines_with, Cc, Daemons, TempDir};
@@ -311,4 +311,64 @@ fn searches_of_wtmp_read_it_directly_as_glibc_would() {
             assert!(preads_of_entries(&t) >= 3, "{path} {cc:?}:\n{t}");
         }
     }
+}
+
+#[test]
+fn a_reader_follows_wtmpd_restarted_with_another_lock_file() {
+    // A long-lived reader maps wtmpd's generation file once. Restarted
+    // with another lock file (here with another log too), wtmpd publishes
+    // another generation file as SOCKET.gen: the reader's next session
+    // reads what the new daemon serves, not the old log through the old
+    // page, which no writer bumps any more.
+    let d = Daemons::start();
+    std::fs::write(d.file("wtmp"), entries(0..3)).unwrap();
+    std::fs::write(d.file("wtmp2"), entries(100..103)).unwrap();
+    let mut reader = Steps::start(Path::new("/var/log/wtmp"), Some(&d));
+    let scan: Vec<_> = ["set"].into_iter().chain(["get"; 4]).collect();
+    let scanned = |from| {
+        let mut want = vec!["set 0".to_string()];
+        want.extend(gets(from, 3));
+        want.push("get fail".into());
+        want
+    };
+    assert_eq!(reader.ops(&scan), scanned(0));
+    assert_eq!(reader.raw("end"), "end 0");
+    let gen = d.file(".wtmpd-socket.gen");
+    let old = std::fs::metadata(&gen).unwrap().ino();
+    let wtmpd = d.pids()[1];
+    util::Run::new("kill").args([wtmpd.to_string()]).run().ok();
+    let stat = format!("/proc/{wtmpd}/stat");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&stat).is_ok_and(|s| !s.contains(") Z ")) {
+        assert!(std::time::Instant::now() < deadline, "wtmpd did not stop");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _restarted = util::Guarded(
+        std::process::Command::new(util::daemon("utmps-wtmpd"))
+            .arg("--listen")
+            .arg(d.file(".wtmpd-socket"))
+            .arg("--lock")
+            .arg(d.file("other.lock"))
+            .arg(d.file("wtmp2"))
+            .current_dir(d.dir.path())
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    while std::fs::metadata(&gen).map_or(true, |m| m.ino() == old) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no new {}",
+            gen.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        reader.ops(&scan),
+        scanned(100),
+        "the old log through the old page"
+    );
+    // As a new reader reads it.
+    let fresh = Steps::start(Path::new("/var/log/wtmp"), Some(&d)).ops(&scan);
+    assert_eq!(fresh, scanned(100));
 }

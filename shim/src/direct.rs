@@ -41,8 +41,11 @@ pub enum Outcome {
 /// A daemon's generation file, mapped once it passes the checks.
 struct Mapping {
     words: Option<&'static [AtomicU32]>,
-    /// Whether mapping was tried in this session (a failure is not
-    /// retried until the database is reopened).
+    /// The mapped file's device and inode, to tell whether `SOCKET.gen`
+    /// still names it at the next session.
+    file: (u64, u64),
+    /// Whether the mapping was looked for in this session (a failure is
+    /// not retried until the database is reopened).
     tried: bool,
 }
 
@@ -86,10 +89,12 @@ impl Direct {
         Direct {
             utmp: Mapping {
                 words: None,
+                file: (0, 0),
                 tried: false,
             },
             wtmp: Mapping {
                 words: None,
+                file: (0, 0),
                 tried: false,
             },
             file: None,
@@ -107,7 +112,7 @@ impl Direct {
     }
 
     /// `endutxent`, `utmpxname`: the record file is closed (as glibc closes
-    /// its own); the mappings stay, and are looked for again if missing.
+    /// its own); the mappings stay, and the next session checks them.
     pub fn close(&mut self) {
         self.file = None;
         self.utmp.tried = false;
@@ -268,9 +273,17 @@ impl Direct {
             // btmp is for root alone: through its daemon.
             Service::Btmpd => return None,
         };
-        if m.words.is_none() && !m.tried {
+        if !m.tried {
             m.tried = true;
-            m.words = map(config::socket(service));
+            let socket = config::socket(service);
+            // A daemon restarted with another lock file publishes another
+            // generation file there: a mapping of the old one would see
+            // none of its writes (one lstat a session, after the first).
+            let current = m.words.is_some() && published(socket) == Some(m.file);
+            if !current {
+                // An old page stays mapped, unused: one per such restart.
+                (m.words, m.file) = map(socket).map_or((None, (0, 0)), |(w, f)| (Some(w), f));
+            }
         }
         m.words
     }
@@ -309,17 +322,30 @@ fn open_named(words: &[AtomicU32], h: &Header) -> Option<Held> {
     })
 }
 
-/// Opens and maps `SOCKET.gen`, if it is a regular file of the daemons'
-/// account or root (the servers [`trust::may_talk_to`] accepts), writable
-/// by its owner alone, and a page long.
-fn map(socket: &[u8]) -> Option<&'static [AtomicU32]> {
+/// `SOCKET.gen`, the name of `socket`'s generation file, in `buf`.
+fn generation_name<'a>(socket: &[u8], buf: &'a mut [u8; 128]) -> Option<&'a core::ffi::CStr> {
     let suffix = gen::SUFFIX.as_bytes();
-    let mut name = [0u8; 128];
     let len = socket.len() + suffix.len();
-    let (head, tail) = name.get_mut(..len)?.split_at_mut(socket.len());
+    let (head, tail) = buf.get_mut(..len)?.split_at_mut(socket.len());
     head.copy_from_slice(socket);
     tail.copy_from_slice(suffix);
-    let name = core::ffi::CStr::from_bytes_until_nul(&name).ok()?;
+    core::ffi::CStr::from_bytes_until_nul(buf).ok()
+}
+
+/// The device and inode `SOCKET.gen` names now.
+fn published(socket: &[u8]) -> Option<(u64, u64)> {
+    let mut buf = [0u8; 128];
+    let st = sys::lstat(generation_name(socket, &mut buf)?).ok()?;
+    Some((st.dev, st.ino))
+}
+
+/// Opens and maps `SOCKET.gen`, if it is a regular file of the daemons'
+/// account or root (the servers [`config::may_talk_to`] accepts),
+/// writable by its owner alone, and a page long: the words, and the
+/// file's device and inode.
+fn map(socket: &[u8]) -> Option<(&'static [AtomicU32], (u64, u64))> {
+    let mut buf = [0u8; 128];
+    let name = generation_name(socket, &mut buf)?;
     let fd = sys::open(name, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK).ok()?;
     let st = sys::fstat(&fd).ok()?;
     let trusted = config::may_talk_to(st.uid);
@@ -327,7 +353,7 @@ fn map(socket: &[u8]) -> Option<&'static [AtomicU32]> {
     if !trusted || !regular || st.mode & 0o022 != 0 || st.size < gen::SIZE as u64 {
         return None;
     }
-    sys::map_generation(&fd).ok()
+    Some((sys::map_generation(&fd).ok()?, (st.dev, st.ino)))
 }
 
 /// The session's file as a search (`getutxid`, `getutxline`) reads it,
