@@ -287,11 +287,22 @@ pub fn exchange<T>(
     f: impl Fn(&Conn) -> Result<T, Errno>,
 ) -> Result<(Conn, Result<T, Errno>), Errno> {
     let mut pause = PAUSE_FIRST_US;
+    let mut refused = false;
     loop {
-        let conn = Conn::connect(socket, deadline)?;
+        // A try after a refusal that runs out of time (the deadline came
+        // before the daemon's answer) fails for the refusal, as a refusal
+        // at the deadline does: not ETIMEDOUT, which would say the daemon
+        // hung.
+        let timed_out = |e: &Errno| refused && *e == Errno::ETIMEDOUT;
+        let conn = match Conn::connect(socket, deadline) {
+            Err(e) if timed_out(&e) => return Err(codec::REFUSED),
+            conn => conn?,
+        };
         let r = f(&conn);
-        if r.as_ref().err() != Some(&codec::REFUSED) {
-            return Ok((conn, r));
+        match r.as_ref().err() {
+            Some(e) if *e == codec::REFUSED => refused = true,
+            Some(e) if timed_out(e) => return Err(codec::REFUSED),
+            _ => return Ok((conn, r)),
         }
         drop(conn);
         // Half the pause and a random part of the other half (the clock's
