@@ -450,6 +450,39 @@ fn a_pty_added_before_unlockpt_is_recorded() {
     );
 }
 
+#[test]
+fn a_terminal_killed_as_its_entry_is_added_leaves_both_wtmp_records() {
+    // xterm removes its entry in its SIGTERM handler and exits. Killed
+    // while the shim is adding that entry (here: a timer 100 us into the
+    // call), the handler ran mid-call, found no entry added and exited:
+    // the utmp entry stayed and wtmp lost the login, the logout or both
+    // (libutempter's helper, a process of its own, finishes its writes).
+    // The shim holds signals back for the call: the handler runs after
+    // it, and removes what was added.
+    ensure_user(USER);
+    let d = Daemons::start();
+    let prog = c_program_with("utempter", Cc::Gnu, &["-lutempter"]);
+    for round in 0..10 {
+        let o = d.cmd(&prog).args(["killed", ":88"]).user(USER).run();
+        assert!(o.status.success(), "round {round}: {o}");
+        let line = o.ok().trim().to_string();
+        // The login and the logout, in that order.
+        let dump = wtmp_records(&d, &format!("[{line:<12}]"), 2);
+        let kinds: Vec<_> = lines_with(&dump, &format!("[{line:<12}]"))
+            .iter()
+            .map(|l| l[..3].to_string())
+            .collect();
+        assert_eq!(kinds, ["[7]", "[8]"], "round {round}: {dump}");
+        let list = entries(&d);
+        assert!(
+            !lines_with(&list, &line).iter().any(|l| l.starts_with("7 ")),
+            "round {round}: the entry stayed: {list}"
+        );
+        // The next round may get the same pty: start from an empty wtmp.
+        std::fs::write(d.file("wtmp"), b"").unwrap();
+    }
+}
+
 /// libutempter's setgid helper, run by hand by a user with the shim
 /// preloaded system-wide, reaches the daemons as group utmp: 5,000 runs
 /// past the user's budget write no more than the budget allows, charged

@@ -91,6 +91,11 @@ unsafe fn arg<'a>(p: *const c_char) -> &'a [u8] {
 unsafe extern "C" fn utempter_add_record(master_fd: c_int, host: *const c_char) -> c_int {
     // SAFETY: the caller passes NULL or a NUL-terminated host.
     let host = unsafe { arg(host) };
+    // As the helper, a separate process, finishes what it began: a
+    // terminal killed while its entry is being added (xterm's SIGTERM
+    // handler removes the added entry, then exits) has its handler run
+    // once the entry and its wtmp record are in, and the entry known.
+    let _held = crate::sys::hold_signals();
     let r = ret::keep_errno(|| update(master_fd, true, host));
     if r.is_ok() {
         ADDED.store(master_fd, Ordering::Relaxed);
@@ -102,6 +107,7 @@ unsafe extern "C" fn utempter_add_record(master_fd: c_int, host: *const c_char) 
 /// `master_fd` into DEAD_PROCESS; 1 on success, 0 on failure.
 #[unsafe(no_mangle)]
 unsafe extern "C" fn utempter_remove_record(master_fd: c_int) -> c_int {
+    let _held = crate::sys::hold_signals();
     let r = ret::keep_errno(|| update(master_fd, false, b""));
     let _ = ADDED.compare_exchange(master_fd, -1, Ordering::Relaxed, Ordering::Relaxed);
     one_or_zero(r)
@@ -110,6 +116,7 @@ unsafe extern "C" fn utempter_remove_record(master_fd: c_int) -> c_int {
 /// `utempter_remove_added_record()` — remove the entry added last.
 #[unsafe(no_mangle)]
 unsafe extern "C" fn utempter_remove_added_record() -> c_int {
+    let _held = crate::sys::hold_signals();
     let fd = ADDED.swap(-1, Ordering::Relaxed);
     one_or_zero(ret::keep_errno(|| update(fd, false, b"")))
 }

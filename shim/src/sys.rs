@@ -92,6 +92,43 @@ pub fn abort() -> ! {
     }
 }
 
+/// The calling thread's standard signals (1 to 31) held back until the
+/// guard drops, when its mask is restored and anything held is delivered.
+/// The real-time signals stay open: the C libraries use some of them
+/// among their threads (glibc's `setuid` waits for every thread to take
+/// one).
+pub struct SignalsHeld(u64);
+
+/// Holds the standard signals back (see [`SignalsHeld`]).
+pub fn hold_signals() -> SignalsHeld {
+    // The kernel's sigset: bit N-1 for signal N, in native words (one on
+    // 64-bit targets, two little-endian ones on the 32-bit ones we build).
+    let standard: u64 = 0x7fff_ffff;
+    let mut old: u64 = 0;
+    let args = [
+        libc::SIG_BLOCK as c_long,
+        &standard as *const u64 as c_long,
+        &mut old as *mut u64 as c_long,
+        8,
+    ];
+    // SAFETY: both sets are live 8-byte words, the kernel's sigset size.
+    unsafe { call(libc::SYS_rt_sigprocmask, &args) };
+    SignalsHeld(old)
+}
+
+impl Drop for SignalsHeld {
+    fn drop(&mut self) {
+        let args = [
+            libc::SIG_SETMASK as c_long,
+            &self.0 as *const u64 as c_long,
+            0,
+            8,
+        ];
+        // SAFETY: the set is a live 8-byte word; no old set is asked for.
+        unsafe { call(libc::SYS_rt_sigprocmask, &args) };
+    }
+}
+
 /// `CLOCK_MONOTONIC` in milliseconds.
 pub fn monotonic_ms() -> u64 {
     let (s, ns) = clock(libc::CLOCK_MONOTONIC);

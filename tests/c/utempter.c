@@ -10,15 +10,28 @@
  *   utempter helper N PATH    runs libutempter's helper PATH ("add here")
  *                             N times on a new pty of its own, as the
  *                             library would; prints "ran N ok K"
+ *   utempter killed HOST      as xterm killed as it starts: a new pty added
+ *                             with a timer set to fire 100 us into the call,
+ *                             whose handler removes the added entry and
+ *                             exits; prints the line first
  */
 #define _XOPEN_SOURCE 600
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utempter.h>
+
+/* xterm's SIGTERM handler, in short. */
+static void on_alarm(int sig)
+{
+    (void)sig;
+    _exit(utempter_remove_added_record() == 1 ? 0 : 4);
+}
 
 int main(int argc, char **argv)
 {
@@ -45,6 +58,21 @@ int main(int argc, char **argv)
         printf("%d %s %s\n", a, ptsname(m) + 5, s >= 0 ? "opens" : "locked");
         return 0;
     }
+    if (argc == 3 && !strcmp(argv[1], "killed")) {
+        int m = posix_openpt(O_RDWR | O_NOCTTY);
+        if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0)
+            return 1;
+        printf("%s\n", ptsname(m) + 5);
+        fflush(stdout);
+        signal(SIGALRM, on_alarm);
+        struct itimerval t = {{0, 0}, {0, 100}};
+        setitimer(ITIMER_REAL, &t, NULL);
+        utempter_add_record(m, argv[2]);
+        /* Not reached while the handler exits; if the add ends first, the
+           handler runs here. */
+        pause();
+        return 3;
+    }
     if (argc == 4 && !strcmp(argv[1], "helper")) {
         int n = atoi(argv[2]), ok = 0;
         int m = posix_openpt(O_RDWR | O_NOCTTY);
@@ -64,6 +92,6 @@ int main(int argc, char **argv)
         printf("ran %d ok %d\n", n, ok);
         return 0;
     }
-    fprintf(stderr, "usage: utempter add FD HOST | remove FD | add-remove FD | locked HOST | helper N PATH\n");
+    fprintf(stderr, "usage: utempter add FD HOST | remove FD | add-remove FD | locked HOST | killed HOST | helper N PATH\n");
     return 2;
 }
