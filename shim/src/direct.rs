@@ -40,10 +40,9 @@ pub enum Outcome {
 
 /// A daemon's generation file, mapped once it passes the checks.
 struct Mapping {
-    words: Option<&'static [AtomicU32]>,
-    /// The mapped file's device and inode, to tell whether `SOCKET.gen`
-    /// still names it at the next session.
-    file: (u64, u64),
+    /// The words, and the mapped file's device and inode, to tell whether
+    /// `SOCKET.gen` still names it at the next session.
+    mapped: Option<(&'static [AtomicU32], (u64, u64))>,
     /// Whether the mapping was looked for in this session (a failure is
     /// not retried until the database is reopened).
     tried: bool,
@@ -88,13 +87,11 @@ impl Direct {
     pub const fn new() -> Direct {
         Direct {
             utmp: Mapping {
-                words: None,
-                file: (0, 0),
+                mapped: None,
                 tried: false,
             },
             wtmp: Mapping {
-                words: None,
-                file: (0, 0),
+                mapped: None,
                 tried: false,
             },
             file: None,
@@ -279,13 +276,15 @@ impl Direct {
             // A daemon restarted with another lock file publishes another
             // generation file there: a mapping of the old one would see
             // none of its writes (one lstat a session, after the first).
-            let current = m.words.is_some() && published(socket) == Some(m.file);
+            let current = m
+                .mapped
+                .is_some_and(|(_, file)| published(socket) == Some(file));
             if !current {
                 // An old page stays mapped, unused: one per such restart.
-                (m.words, m.file) = map(socket).map_or((None, (0, 0)), |(w, f)| (Some(w), f));
+                m.mapped = map(socket);
             }
         }
-        m.words
+        m.mapped.map(|(words, _)| words)
     }
 }
 
