@@ -338,11 +338,10 @@ fn a_reader_follows_wtmpd_restarted_with_another_lock_file() {
     let wtmpd = d.pids()[1];
     util::Run::new("kill").args([wtmpd.to_string()]).run().ok();
     let stat = format!("/proc/{wtmpd}/stat");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::fs::read_to_string(&stat).is_ok_and(|s| !s.contains(") Z ")) {
-        assert!(std::time::Instant::now() < deadline, "wtmpd did not stop");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    util::eventually("wtmpd to stop", || {
+        let running = std::fs::read_to_string(&stat).is_ok_and(|s| !s.contains(") Z "));
+        (!running).then_some(())
+    });
     let _restarted = util::Guarded(
         std::process::Command::new(util::daemon("utmps-wtmpd"))
             .arg("--listen")
@@ -355,14 +354,11 @@ fn a_reader_follows_wtmpd_restarted_with_another_lock_file() {
             .spawn()
             .unwrap(),
     );
-    while std::fs::metadata(&gen).map_or(true, |m| m.ino() == old) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no new {}",
-            gen.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    util::eventually("a new generation file", || {
+        std::fs::metadata(&gen)
+            .is_ok_and(|m| m.ino() != old)
+            .then_some(())
+    });
     assert_eq!(
         reader.ops(&scan),
         scanned(100),
